@@ -1,0 +1,17 @@
+"""astro-jobs: run sky-image analysis outside the request cycle.
+
+    import astro_jobs
+    job_id = astro_jobs.submit("/path/img.jpg", scale_low=1, scale_high=3)
+    astro_jobs.status(job_id)   # dict, as the CLI prints it
+    astro_jobs.result(job_id)   # dict, or raises
+    astro_jobs.cancel(job_id)
+
+Every error raised on purpose is an :class:`AstroJobsError` with a ``code``.
+"""
+from .api import cancel, list_jobs, logs, prune, result, status, submit, wait
+from .errors import AstroJobsError, BadInput, JobFailed, JobNotFound, NotReady, StorageError
+
+__all__ = ["submit", "status", "result", "wait", "cancel", "list_jobs", "logs", "prune",
+           "AstroJobsError", "BadInput", "JobNotFound", "NotReady", "JobFailed",
+           "StorageError"]
+__version__ = "0.1.0"

@@ -1,0 +1,324 @@
+"""The operations behind the CLI and the Python API.
+
+Light on purpose: ``status``, ``result``, ``list`` and ``logs`` read files
+and import neither huey nor any imaging library. Only ``submit`` loads the
+queue, and only ``cancel``/``prune`` take locks.
+"""
+import json
+import math
+import os
+import re
+import stat
+import time
+
+from . import config, jobdir
+from .errors import AstroJobsError, BadInput, JobFailed, NotReady, StorageError
+from .imagecheck import inspect
+from .states import TERMINAL, State, is_terminal
+from .timefmt import now_iso, parse_duration
+
+SCALE_UNITS = ("degwidth", "arcminwidth", "arcsecperpix")
+MAX_TIMEOUT = 7 * 86400
+MAX_DOWNSAMPLE = 64
+PRIORITY_RANGE = (-1000, 1000)
+DEFAULT_LIST_LIMIT = 100
+WAIT_POLL_SECONDS = 0.05
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+# -- parameters ---------------------------------------------------------------
+
+def _number(name, value, kind=float, low=None, high=None):
+    """``value`` (number or text) as ``kind``, finite and within bounds."""
+    if value is None:
+        return None
+    flag = "--" + name.replace("_", "-")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value) if kind is float else _as_int(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"{flag} must be a number, got {value!r}", code="invalid_parameter") \
+            from None
+    if not math.isfinite(number):
+        raise BadInput(f"{flag} must be finite, got {value!r}", code="invalid_parameter")
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise BadInput(f"{flag} must be between {low:g} and {high:g}, got {value!r}",
+                       code="invalid_parameter")
+    return number
+
+
+def _as_int(value):
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError
+    return int(number)
+
+
+def _positive(name, value, kind=float, high=None):
+    number = _number(name, value, kind)
+    if number is not None and number <= 0:
+        raise BadInput(f"--{name.replace('_', '-')} must be greater than 0, got {value!r}",
+                       code="invalid_parameter")
+    if number is not None and high is not None and number > high:
+        raise BadInput(f"--{name.replace('_', '-')} must be at most {high:g}, got {value!r}",
+                       code="invalid_parameter")
+    return number
+
+
+def validate_params(scale_low=None, scale_high=None, scale_units=None, downsample=None,
+                    timeout=None, priority=None):
+    low = _positive("scale_low", scale_low)
+    high = _positive("scale_high", scale_high)
+    if (low is None) != (high is None):
+        raise BadInput("--scale-low and --scale-high go together: give both or neither",
+                       code="invalid_parameter")
+    if low is not None and low > high:
+        raise BadInput(f"--scale-low ({low:g}) is above --scale-high ({high:g})",
+                       code="invalid_parameter")
+    if scale_units is not None and scale_units not in SCALE_UNITS:
+        raise BadInput(f"--scale-units must be one of {', '.join(SCALE_UNITS)}, "
+                       f"got {scale_units!r}", code="invalid_parameter")
+    timeout = _positive("timeout", timeout, high=MAX_TIMEOUT)
+    return {
+        "scale_low": low,
+        "scale_high": high,
+        "scale_units": (scale_units or "degwidth") if low is not None else None,
+        "downsample": _positive("downsample", downsample, int, MAX_DOWNSAMPLE),
+        "timeout": timeout if timeout is not None else config.DEFAULT_TIMEOUT,
+        "priority": _number("priority", priority, int, *PRIORITY_RANGE) or 0,
+    }
+
+
+# -- submit -------------------------------------------------------------------
+
+def _safe_name(path):
+    """The image's file name, fit to be a file name in input/."""
+    name = _UNSAFE_NAME.sub("_", os.path.basename(os.fsdecode(path))).lstrip(".")
+    if len(name.encode()) > 160:
+        stem, ext = os.path.splitext(name)
+        name = stem.encode()[:150].decode("utf-8", "ignore") + ext[:10]
+    return name or "image"
+
+
+def _open_image(path):
+    """An open descriptor on a regular, non-empty image file under the size limit."""
+    shown = os.fsdecode(path)
+    try:
+        # O_NONBLOCK: a FIFO given as the image must not hang the caller.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise BadInput(f"image not found: {shown}", code="image_not_found") from None
+    except IsADirectoryError:
+        raise BadInput(f"image is a directory: {shown}", code="not_a_file") from None
+    except PermissionError:
+        raise BadInput(f"image is not readable: {shown}", code="image_unreadable") from None
+    except OSError as exc:
+        raise BadInput(f"cannot open image {shown}: {exc.strerror}",
+                       code="image_unreadable") from None
+    info = os.fstat(fd)
+    try:
+        if stat.S_ISDIR(info.st_mode):
+            raise BadInput(f"image is a directory: {shown}", code="not_a_file")
+        if not stat.S_ISREG(info.st_mode):
+            raise BadInput(f"image is not a regular file: {shown}", code="not_a_file")
+        if info.st_size == 0:
+            raise BadInput(f"image is an empty file: {shown}", code="empty_image")
+        limit = config.max_image_bytes()
+        if info.st_size > limit:
+            raise BadInput(f"image is {info.st_size / 2**20:.1f} MB, over the limit of "
+                           f"{limit / 2**20:.0f} MB (ASTRO_JOBS_MAX_IMAGE_MB)",
+                           code="image_too_large")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def _copy(fd, size, target):
+    """Copy exactly ``size`` bytes; a file that changes meanwhile is refused."""
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jobdir.FILE_MODE)
+    try:
+        copied = 0
+        while copied < size:
+            sent = os.sendfile(out, fd, copied, size - copied)
+            if sent == 0:
+                break
+            copied += sent
+        if copied != size or os.fstat(fd).st_size != size:
+            raise BadInput("image changed while it was being copied", code="image_changed")
+        os.fsync(out)
+    finally:
+        os.close(out)
+
+
+def new_status(job_id, params, image):
+    now = now_iso()
+    return {
+        "job_id": job_id,
+        "state": State.QUEUED.value,
+        "created_at": now,
+        "updated_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "params": params,
+        "input": image,
+        "attempts": 1,
+        "max_attempts": config.max_attempts(),
+        "worker": None,
+        "stage": None,
+        "heartbeat_at": None,
+        "error": None,
+    }
+
+
+def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
+           timeout=None, priority=None):
+    """Queue ``image`` for analysis; return the new job id."""
+    params = validate_params(scale_low, scale_high, scale_units, downsample, timeout,
+                             priority)
+    fd, size = _open_image(image)
+    job_id = jobdir.new_job_id()
+    try:
+        with jobdir.staged(job_id) as stage:
+            name = _safe_name(image)
+            copy = stage.input_dir / name
+            try:
+                _copy(fd, size, copy)
+            except OSError as exc:
+                raise jobdir.storage_error(exc, "cannot copy the image into JOBS_DIR") \
+                    from None
+            image_info = dict(inspect(copy, config.max_image_pixels()), file=name,
+                              bytes=size)
+            params["image"] = os.fsdecode(image)
+            jobdir.write_status(stage, new_status(job_id, params, image_info))
+    finally:
+        os.close(fd)
+    _enqueue_or_withdraw(job_id, params["priority"])
+    return job_id
+
+
+def _enqueue_or_withdraw(job_id, priority):
+    """Enqueue a published job; if the queue refuses, take the job back."""
+    try:
+        from .worker import enqueue
+        enqueue(job_id, priority)
+    except AstroJobsError:
+        jobdir.remove(jobdir.Job(job_id))
+        raise
+    except Exception as exc:
+        jobdir.remove(jobdir.Job(job_id))
+        raise StorageError(f"the queue refused the job: {exc.__class__.__name__}: {exc}",
+                           code="queue_unavailable") from None
+
+
+# -- reading ------------------------------------------------------------------
+
+def status(job_id):
+    """The job's status.json, plus ``"ok": true``."""
+    return {"ok": True, **jobdir.read_status(jobdir.Job(job_id))}
+
+
+def _ready_job(job_id):
+    job = jobdir.Job(job_id)
+    current = jobdir.read_status(job)
+    state = current["state"]
+    if state == State.DONE:
+        return job
+    if state == State.ERROR:
+        raise JobFailed(current.get("error") or "the job ended in error",
+                        code="job_failed", state=state)
+    if state == State.CANCELLED:
+        raise JobFailed("the job was cancelled", code="job_cancelled", state=state)
+    raise NotReady(f"the job is {state}; its result is not ready", state=state)
+
+
+def result_bytes(job_id):
+    """result.json of a done job, byte for byte."""
+    job = _ready_job(job_id)
+    try:
+        return jobdir.read_result_bytes(job)
+    except OSError:
+        raise StorageError(f"job {job_id} is done but its result.json is missing",
+                           code="result_missing") from None
+
+
+def result(job_id):
+    """The extractor's result of a done job, as a dict."""
+    return json.loads(result_bytes(job_id))
+
+
+def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
+    """Block until the job is terminal; its status. NotReady after ``timeout`` s."""
+    job = jobdir.Job(job_id)
+    timeout = _positive("timeout", timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_mtime = None
+    while True:
+        try:
+            mtime = os.stat(job.status_path).st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime != last_mtime or mtime is None:
+            current = jobdir.read_status(job)
+            if is_terminal(current["state"]):
+                return {"ok": True, **current}
+            last_mtime = mtime
+        if deadline is not None and time.monotonic() >= deadline:
+            raise NotReady(f"the job is still {current['state']} after {timeout:g} s",
+                           code="wait_timeout", state=current["state"])
+        time.sleep(poll)
+
+
+def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
+    """Statuses of jobs, newest first, optionally only those in ``state``."""
+    if state is not None and state not in {s.value for s in State}:
+        raise BadInput(f"--state must be one of {', '.join(s.value for s in State)}, "
+                       f"got {state!r}", code="invalid_parameter")
+    limit = _positive("limit", limit, int)
+    jobs = []
+    for job in jobdir.iter_jobs():
+        try:
+            current = jobdir.read_status(job)
+        except AstroJobsError:
+            continue  # pruned while we looked
+        if state is None or current["state"] == state:
+            jobs.append(current)
+    jobs.sort(key=lambda s: (s["created_at"], s["job_id"]), reverse=True)
+    return {"ok": True, "jobs": jobs[:limit]}
+
+
+def logs(job_id, tail=None):
+    """The job's task.log (its last ``tail`` lines) as text."""
+    job = jobdir.Job(job_id)
+    jobdir.read_status(job)  # JobNotFound for a job that does not exist
+    tail = _number("tail", tail, int, 0, 10**7)
+    return jobdir.read_log(job, tail)
+
+
+# -- changing -----------------------------------------------------------------
+
+def cancel(job_id):
+    """Cancel a queued or running job; a running extractor is killed."""
+    job = jobdir.Job(job_id)
+    with jobdir.locked(job):
+        current = jobdir.read_status(job)
+        state = current["state"]
+        if state in TERMINAL and state != State.CANCELLED:
+            raise BadInput(f"the job already ended ({state}); it cannot be cancelled",
+                           code="already_finished", state=state)
+        if state != State.CANCELLED:
+            now = now_iso()
+            current.update(state=State.CANCELLED.value, updated_at=now, finished_at=now,
+                           stage=None)
+            jobdir.write_status(job, current)
+    # The worker notices within a fraction of a second and kills the group.
+    return {"ok": True, "job_id": job_id, "state": State.CANCELLED.value}
+
+
+def prune(older_than):
+    """Remove terminal jobs older than ``older_than`` (``30s``, ``12h``, ``7d``)."""
+    seconds = parse_duration(older_than) if isinstance(older_than, str) else \
+        _number("older_than", older_than, float, 0)
+    from .recovery import prune as prune_jobs
+    return {"ok": True, "removed": prune_jobs(seconds)}

@@ -1,0 +1,194 @@
+"""The ``astro-jobs`` command: parse, call the API, print one JSON object.
+
+Every outcome, usage errors included, is one JSON object on stdout and an
+exit code (0 ok, 1 internal, 2 bad input, 3 no such job, 4 not ready,
+5 failed or cancelled); hints go to stderr, tracebacks nowhere.
+"""
+import json
+import os
+import sys
+
+import click
+
+from . import api
+from .errors import AstroJobsError
+
+SCALE_UNITS = click.Choice(api.SCALE_UNITS)
+
+
+def emit(obj):
+    """The one way JSON leaves this program (ASCII-safe under any locale)."""
+    click.echo(json.dumps(obj))
+
+
+def fail(message, code, exit_code, hint=None):
+    emit({"ok": False, "error": message, "code": code})
+    if hint:
+        click.echo(hint, err=True)
+    return exit_code
+
+
+job_id_option = click.option("--job-id", required=True, help="32 lowercase hex digits.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="astro-jobs")
+def cli():
+    """Queue and inspect sky-image analysis jobs. Every command prints JSON.
+
+    \b
+    Example:
+      astro-jobs submit --image m42.jpg
+      astro-jobs wait --job-id 3f2a... --timeout 120
+    """
+
+
+@cli.command()
+@click.option("--image", required=True, type=click.Path(dir_okay=True, allow_dash=False),
+              help="The image to analyse (JPEG, PNG, TIFF or FITS); it is copied.")
+@click.option("--scale-low", help="Lower bound of the image scale.")
+@click.option("--scale-high", help="Upper bound of the image scale.")
+@click.option("--scale-units", type=SCALE_UNITS, help="Unit of the bounds (degwidth).")
+@click.option("--downsample", help="solve-field's downsample factor.")
+@click.option("--timeout", help="Wall-clock limit of the job in seconds (600).")
+@click.option("--priority", help="Higher runs first (default 0).")
+def submit(image, **params):
+    """Queue an image; print the job id.
+
+    \b
+    Example:
+      astro-jobs submit --image uploads/m42.jpg --scale-low 1 --scale-high 3
+      {"ok": true, "job_id": "9b1c..."}
+    """
+    emit({"ok": True, "job_id": api.submit(image, **params)})
+
+
+@cli.command()
+@job_id_option
+def status(job_id):
+    """Print the job's status.json.
+
+    \b
+    Example:
+      astro-jobs status --job-id 9b1c...
+      {"ok": true, "job_id": "9b1c...", "state": "processing", ...}
+    """
+    emit(api.status(job_id))
+
+
+@cli.command()
+@job_id_option
+def result(job_id):
+    """Print the result JSON of a done job, verbatim.
+
+    Exit 4 while the job is queued or processing, 5 if it failed or was
+    cancelled.
+
+    \b
+    Example:
+      astro-jobs result --job-id 9b1c...
+    """
+    data = api.result_bytes(job_id)
+    stdout = click.get_binary_stream("stdout")
+    stdout.write(data if data.endswith(b"\n") else data + b"\n")
+    stdout.flush()
+
+
+@cli.command()
+@job_id_option
+@click.option("--timeout", help="Give up after this many seconds (exit 4).")
+def wait(job_id, timeout):
+    """Wait until the job is done, failed or cancelled; print its status.
+
+    \b
+    Example:
+      astro-jobs wait --job-id 9b1c... --timeout 300
+    """
+    emit(api.wait(job_id, timeout))
+
+
+@cli.command()
+@job_id_option
+def cancel(job_id):
+    """Cancel a queued or running job (its extractor is killed).
+
+    \b
+    Example:
+      astro-jobs cancel --job-id 9b1c...
+      {"ok": true, "job_id": "9b1c...", "state": "cancelled"}
+    """
+    emit(api.cancel(job_id))
+
+
+@cli.command(name="list")
+@click.option("--state", help="Only jobs in this state.")
+@click.option("--limit", default=api.DEFAULT_LIST_LIMIT, show_default=True,
+              help="At most this many jobs.")
+def list_(state, limit):
+    """List jobs, newest first.
+
+    \b
+    Example:
+      astro-jobs list --state error --limit 20
+    """
+    emit(api.list_jobs(state, limit))
+
+
+@cli.command()
+@job_id_option
+@click.option("--tail", help="Only the last N lines.")
+def logs(job_id, tail):
+    """Print the job's task.log (the extractor's output) as text.
+
+    \b
+    Example:
+      astro-jobs logs --job-id 9b1c... --tail 20
+    """
+    click.echo(api.logs(job_id, tail), nl=False)
+
+
+@cli.command()
+@click.option("--older-than", required=True, help="Age such as 30s, 12h or 7d.")
+def prune(older_than):
+    """Remove finished jobs (done, error, cancelled) older than a duration.
+
+    \b
+    Example:
+      astro-jobs prune --older-than 7d
+      {"ok": true, "removed": 12}
+    """
+    emit(api.prune(older_than))
+
+
+def main(argv=None):
+    try:
+        code = cli.main(args=argv, prog_name="astro-jobs", standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except click.exceptions.NoArgsIsHelpError as exc:
+        return fail("no command given", "usage", 2, exc.format_message())
+    except click.UsageError as exc:
+        hint = exc.ctx.get_usage() if exc.ctx else None
+        return fail(exc.format_message(), "usage", 2, hint)
+    except click.Abort:
+        return fail("aborted", "aborted", 1)
+    except click.ClickException as exc:
+        return fail(exc.format_message(), "usage", 2)
+    except AstroJobsError as exc:
+        emit(exc.to_dict())
+        return exc.exit_code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # noqa: BLE001  the contract: never a traceback
+        return fail(f"internal error: {exc.__class__.__name__}: {exc}", "internal_error", 1,
+                    "set ASTRO_JOBS_DEBUG=1 to see the traceback" if not
+                    os.environ.get("ASTRO_JOBS_DEBUG") else _traceback())
+
+
+def _traceback():
+    import traceback
+    return traceback.format_exc()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

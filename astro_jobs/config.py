@@ -1,0 +1,103 @@
+"""Every environment variable astro-jobs reads, in one place.
+
+Read on each call, not at import, so one process (a test, a backend) can
+change the environment between calls and be obeyed.
+"""
+import math
+import os
+import socket
+
+from .errors import BadInput
+from .timefmt import parse_duration
+
+DEFAULT_JOBS_DIR = "/srv/astro_jobs"
+
+
+class ConfigError(BadInput):
+    code = "bad_config"
+
+
+def _env(name, default=None):
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _number(name, default, kind=float, minimum=0.0):
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def jobs_dir():
+    return _env("JOBS_DIR", DEFAULT_JOBS_DIR)
+
+
+def extract_bin():
+    """The extractor program, or None for the bundled one."""
+    return _env("ASTRO_EXTRACT_BIN")
+
+
+def workers():
+    return _number("ASTRO_JOBS_WORKERS", 2, int, 1)
+
+
+def queue_url():
+    return _env("ASTRO_JOBS_QUEUE_URL")
+
+
+def node():
+    return _env("ASTRO_JOBS_NODE") or socket.gethostname()
+
+
+def heartbeat_seconds():
+    return _number("ASTRO_JOBS_HEARTBEAT", 10.0, float, 0.1)
+
+
+def stale_after_seconds():
+    """A processing job whose heartbeat is older than this has lost its worker.
+
+    Three missed beats: one late write on a busy shared filesystem must not
+    get a healthy job re-run.
+    """
+    return 3 * heartbeat_seconds() + 1
+
+
+def retention_seconds():
+    raw = _env("ASTRO_JOBS_RETENTION", "7d")
+    try:
+        return parse_duration(raw)
+    except BadInput:
+        raise ConfigError(f"ASTRO_JOBS_RETENTION is not a duration: {raw!r}") from None
+
+
+def max_attempts():
+    return _number("ASTRO_JOBS_MAX_ATTEMPTS", 3, int, 1)
+
+
+def max_image_bytes():
+    return int(_number("ASTRO_JOBS_MAX_IMAGE_MB", 200.0) * 1024 * 1024)
+
+
+def max_image_pixels():
+    """Refuse decompression bombs: 250 Mpx is beyond any camera or plate scan."""
+    return _number("ASTRO_JOBS_MAX_PIXELS", 250e6)
+
+
+def max_memory_bytes():
+    """Address-space limit of an extractor (solve-field maps index files)."""
+    return int(_number("ASTRO_JOBS_MAX_MEMORY_MB", 8192.0) * 1024 * 1024)
+
+
+def max_output_bytes():
+    """Largest file an extractor may write."""
+    return int(_number("ASTRO_JOBS_MAX_OUTPUT_MB", 1024.0) * 1024 * 1024)
+
+
+DEFAULT_TIMEOUT = 600.0

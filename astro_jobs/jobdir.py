@@ -1,0 +1,315 @@
+"""The only code that builds paths in JOBS_DIR or touches status.json.
+
+Layout::
+
+    $JOBS_DIR/queue.sqlite3        Huey's queue (SQLite storage only)
+    $JOBS_DIR/<job_id>/
+        input/<image>              the submitted image (a copy)
+        output/result.json         the extractor's result and its files
+        status.json                the truth about the job; replaced atomically
+        task.log                   the extractor's stdout and stderr
+        stage                      the extractor's current stage (while running)
+        .lock                      held while status.json is read-modified-written
+
+A job folder appears in one ``rename`` once it is complete, and disappears in
+one ``rename`` before it is deleted, so readers never meet half a job.
+"""
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from . import config
+from .errors import BadInput, JobNotFound, StorageError
+from .states import check_transition
+from .timefmt import now_iso
+
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+# Group-shared, never world-writable: the backend that submits and the
+# consumer that runs jobs may be different users of one group.
+DIR_MODE = 0o770
+FILE_MODE = 0o660
+QUEUE_DB = "queue.sqlite3"
+INCOMING = ".incoming-"
+TRASH = ".trash-"
+LOCK_TIMEOUT = 60.0
+
+
+def root():
+    return Path(config.jobs_dir())
+
+
+def ensure_root():
+    """JOBS_DIR, created if missing; a clear error if it cannot be used."""
+    path = root()
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, f"cannot create JOBS_DIR {path}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StorageError(f"JOBS_DIR is not writable: {path}", code="jobs_dir_unwritable")
+    return path
+
+
+def queue_db_path():
+    return ensure_root() / QUEUE_DB
+
+
+def storage_error(exc, what):
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"{what}: no space left on device", code="disk_full")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError(f"{what}: permission denied", code="jobs_dir_unwritable")
+    return StorageError(f"{what}: {exc.strerror or exc}")
+
+
+def new_job_id():
+    return uuid.uuid4().hex
+
+
+def validate_job_id(job_id):
+    """A job id becomes a path: accept exactly 32 lowercase hex digits."""
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        raise BadInput(f"invalid job id {job_id!r}: expected 32 lowercase hex digits",
+                       code="invalid_job_id")
+    return job_id
+
+
+class Job:
+    """Paths of one job folder (existing or not)."""
+
+    __slots__ = ("job_id", "path")
+
+    def __init__(self, job_id, path=None):
+        self.job_id = validate_job_id(job_id)
+        self.path = Path(path) if path is not None else root() / job_id
+
+    def __repr__(self):
+        return f"Job({self.job_id!r})"
+
+    input_dir = property(lambda self: self.path / "input")
+    output_dir = property(lambda self: self.path / "output")
+    status_path = property(lambda self: self.path / "status.json")
+    log_path = property(lambda self: self.path / "task.log")
+    lock_path = property(lambda self: self.path / ".lock")
+    stage_path = property(lambda self: self.path / "stage")
+    result_path = property(lambda self: self.output_dir / "result.json")
+
+    def input_file(self, status):
+        return self.input_dir / status["input"]["file"]
+
+    def exists(self):
+        return self.status_path.is_file()
+
+
+def iter_jobs():
+    """Every job folder in JOBS_DIR, in no particular order."""
+    try:
+        entries = os.scandir(root())
+    except FileNotFoundError:
+        return
+    with entries:
+        for entry in entries:
+            if JOB_ID.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+                yield Job(entry.name, entry.path)
+
+
+# -- status.json ------------------------------------------------------------
+
+def read_status(job):
+    try:
+        with open(job.status_path, "rb") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise JobNotFound(f"no such job: {job.job_id}") from None
+    except ValueError:
+        raise StorageError(f"status.json of job {job.job_id} is not valid JSON",
+                           code="corrupt_status") from None
+
+
+def write_json_atomic(path, data, durable=True):
+    """Write ``data`` as JSON to ``path`` so readers see the old or the new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    payload = json.dumps(data, indent=1, sort_keys=False).encode() + b"\n"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            os.write(fd, payload)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise storage_error(exc, f"cannot write {path.name} of job {path.parent.name}") from None
+
+
+def write_status(job, status, durable=True):
+    write_json_atomic(job.status_path, status, durable)
+
+
+@contextlib.contextmanager
+def locked(job):
+    """Hold the job's lock; JobNotFound if the folder is gone."""
+    from filelock import FileLock, Timeout  # only writers pay for the import
+
+    if not job.path.is_dir():
+        raise JobNotFound(f"no such job: {job.job_id}")
+    lock = FileLock(str(job.lock_path), timeout=LOCK_TIMEOUT, mode=FILE_MODE)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StorageError(f"job {job.job_id} stayed locked for {LOCK_TIMEOUT:.0f} s",
+                           code="lock_timeout") from None
+    except FileNotFoundError:
+        raise JobNotFound(f"no such job: {job.job_id}") from None
+    except OSError as exc:
+        raise storage_error(exc, f"cannot lock job {job.job_id}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def transition(job, new_state, guard=None, durable=True, **changes):
+    """Move the job to ``new_state`` under its lock; return the new status.
+
+    ``guard(status)`` may veto the change by returning False (then None is
+    returned and nothing is written): it is how a run checks that the job is
+    still the one it claimed.
+    """
+    with locked(job):
+        status = read_status(job)
+        if guard is not None and not guard(status):
+            return None
+        check_transition(status["state"], new_state)
+        status.update(changes, state=str(new_state), updated_at=now_iso())
+        write_status(job, status, durable)
+        return status
+
+
+def update(job, guard, durable=False, **changes):
+    """Change fields other than the state, under the lock, if ``guard`` allows."""
+    with locked(job):
+        status = read_status(job)
+        if not guard(status):
+            return None
+        status.update(changes, updated_at=now_iso())
+        write_status(job, status, durable)
+        return status
+
+
+# -- creating and removing job folders ----------------------------------------
+
+@contextlib.contextmanager
+def staged(job_id):
+    """A job folder built under a hidden name and published by one rename.
+
+    Yields the staging Job; if the block raises, the folder is removed, so a
+    rejected submit leaves nothing behind.
+    """
+    base = ensure_root()
+    final = Job(job_id, base / job_id)
+    stage = Job(job_id, base / f"{INCOMING}{job_id}")
+    try:
+        stage.path.mkdir(mode=DIR_MODE)
+        stage.input_dir.mkdir(mode=DIR_MODE)
+        stage.output_dir.mkdir(mode=DIR_MODE)
+        # mkdir's mode is filtered by the umask; the group bits must survive it.
+        for folder in (stage.path, stage.input_dir, stage.output_dir):
+            os.chmod(folder, DIR_MODE)
+    except OSError as exc:
+        shutil.rmtree(stage.path, ignore_errors=True)
+        raise storage_error(exc, "cannot create a job folder") from None
+    try:
+        yield stage
+        os.rename(stage.path, final.path)
+    except BaseException as exc:
+        shutil.rmtree(stage.path, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise storage_error(exc, "cannot create a job folder") from None
+        raise
+
+
+def remove(job):
+    """Delete a job folder: hide it with one rename, then delete at leisure."""
+    trash = job.path.with_name(f"{TRASH}{job.job_id}.{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(job.path, trash)
+    except FileNotFoundError:
+        return False
+    shutil.rmtree(trash, ignore_errors=True)
+    return True
+
+
+def remove_leftovers(older_than):
+    """Delete staging and trash folders a crashed process left behind."""
+    removed = 0
+    cutoff = time.time() - older_than
+    with contextlib.suppress(FileNotFoundError), os.scandir(root()) as entries:
+        for entry in entries:
+            if not entry.name.startswith((INCOMING, TRASH)):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    removed += 1
+    return removed
+
+
+def reset_output(job):
+    """Empty output/ so a new attempt never mixes with an earlier one's files."""
+    shutil.rmtree(job.output_dir, ignore_errors=True)
+    job.output_dir.mkdir(mode=DIR_MODE, exist_ok=True)
+    os.chmod(job.output_dir, DIR_MODE)
+
+
+# -- reading what a job produced --------------------------------------------
+
+def read_result_bytes(job):
+    with open(job.result_path, "rb") as handle:
+        return handle.read()
+
+
+def read_log(job, tail=None):
+    try:
+        with open(job.log_path, "rb") as handle:
+            if tail is None:
+                data = handle.read()
+            else:
+                data = _tail_bytes(handle, tail)
+    except FileNotFoundError:
+        data = b""
+    return data.decode("utf-8", "replace")
+
+
+def _tail_bytes(handle, lines, block=65536):
+    """The last ``lines`` lines without reading a large log whole."""
+    if lines <= 0:
+        return b""
+    end = handle.seek(0, os.SEEK_END)
+    data = b""
+    position = end
+    while position > 0 and data.count(b"\n") <= lines:
+        step = min(block, position)
+        position -= step
+        handle.seek(position)
+        data = handle.read(step) + data
+    return b"\n".join(data.split(b"\n")[-lines - 1:]) if data.endswith(b"\n") else \
+        b"\n".join(data.split(b"\n")[-lines:])
+
+
+def read_stage(job):
+    try:
+        with open(job.stage_path, "rb") as handle:
+            return handle.read(64).decode("ascii", "replace").strip() or None
+    except OSError:
+        return None

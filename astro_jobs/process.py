@@ -1,0 +1,165 @@
+"""Start an extractor in its own session under limits; watch and kill it.
+
+Everything here is about one process group: the extractor and whatever it
+spawns (solve-field starts several programs). Killing the group, never just
+the child, is what guarantees that a timeout or a cancel leaves no process.
+"""
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import resource
+import select
+import signal
+import subprocess
+import time
+
+TERM_GRACE = 3.0
+PR_SET_PDEATHSIG = 1
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _child_setup(limits):
+    """Runs in the child between fork and exec: only async-signal-safe calls."""
+    def setup():
+        # If the consumer dies, the extractor is told at once; the recovery
+        # sweep kills whatever of its group is left.
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        os.umask(0o007)
+        for which, value in limits:
+            resource.setrlimit(which, (value, value))
+    return setup
+
+
+def spawn(argv, cwd, log_fd, env, memory_bytes, file_bytes):
+    """Start ``argv`` as the leader of a new session, output to ``log_fd``."""
+    limits = [(resource.RLIMIT_AS, memory_bytes), (resource.RLIMIT_FSIZE, file_bytes),
+              (resource.RLIMIT_CORE, 0)]
+    return subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
+        start_new_session=True, close_fds=True, preexec_fn=_child_setup(limits))
+
+
+class Watch:
+    """Wait for a child's exit with a timeout, woken the moment it exits.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which would be
+    most of the runtime of a quick job; a pidfd wakes ``poll`` immediately.
+    """
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.poller = None
+        self.fd = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.fd = os.pidfd_open(proc.pid)
+            self.poller = select.poll()
+            self.poller.register(self.fd, select.POLLIN)
+
+    def wait(self, seconds):
+        """The exit code, or None if still running after ``seconds``."""
+        if self.poller is not None:
+            self.poller.poll(max(0, int(seconds * 1000)))
+            return self.proc.poll()
+        try:
+            return self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def signal_group(pgid, signum):
+    """Send ``signum`` to a process group; False if it no longer exists."""
+    try:
+        os.killpg(pgid, signum)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def group_members(pgid):
+    """Pids of the live (not zombie) processes in group ``pgid``.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies, which an init that reaps
+    slowly leaves around, so membership is read from /proc.
+    """
+    members = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            # After the command name: state, ppid, pgrp.
+            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                members.append(int(entry.name))
+    return members
+
+
+def group_alive(pgid):
+    return bool(group_members(pgid))
+
+
+def kill_group(pgid, proc=None, grace=TERM_GRACE):
+    """TERM the whole group, then KILL what is left after ``grace`` seconds."""
+    if not signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if proc is not None:
+            proc.poll()  # reap the leader, or it counts as alive
+        if not group_alive(pgid):
+            return
+        time.sleep(0.05)
+    signal_group(pgid, signal.SIGKILL)
+    if proc is not None:
+        proc.wait()
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def group_belongs_to(pgid, marker):
+    """Whether process group ``pgid`` still runs a job's extractor.
+
+    Pids are reused: before killing a group recorded in status.json, check
+    that a member carries the job's environment marker.
+    """
+    needle = marker.encode()
+    for pid in group_members(pgid):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def describe_exit(returncode):
+    if returncode is None:
+        return "did not exit"
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by signal {signal.Signals(-returncode).name}"
+        return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+

@@ -1,0 +1,48 @@
+"""The Huey instance: SQLite in JOBS_DIR, or Redis when a URL is configured.
+
+The queue only carries job ids; the job folder is the truth. Losing a queue
+entry costs nothing but a delay: the recovery sweep re-enqueues every
+``queued`` job that the queue no longer holds.
+"""
+import sys
+
+from . import config, jobdir
+
+QUEUE_NAME = "astro-jobs"
+
+
+def _import_huey_without_redis():
+    """Import huey so that it does not import the redis client.
+
+    huey.storage imports redis whenever it is installed (50 ms here); the
+    SQLite queue never needs it, and every ``submit`` would pay for it.
+    """
+    if "huey" in sys.modules or "redis" in sys.modules:
+        import huey
+        return huey
+    sys.modules["redis"] = None  # makes ``import redis`` fail fast inside huey
+    try:
+        import huey
+    finally:
+        del sys.modules["redis"]
+    return huey
+
+
+def _create():
+    url = config.queue_url()
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise config.ConfigError(
+                f"ASTRO_JOBS_QUEUE_URL must be a redis:// URL, got {url!r}")
+        import huey
+        # Priority storage: honours --priority and pops with BZPOPMIN, so an
+        # idle consumer picks up a new job the moment it is pushed.
+        return huey.PriorityRedisHuey(QUEUE_NAME, url=url, results=False, utc=True)
+    huey = _import_huey_without_redis()
+    # A generous busy timeout: under a burst of submits writers wait their
+    # turn instead of reporting "database is locked" to a caller.
+    return huey.SqliteHuey(QUEUE_NAME, filename=str(jobdir.queue_db_path()),
+                           results=False, utc=True, timeout=60)
+
+
+huey = _create()

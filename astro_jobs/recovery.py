@@ -1,0 +1,157 @@
+"""Find jobs whose worker is gone and put them back in the queue; prune.
+
+The queue is a hint: Huey forgets a task the moment a worker takes it, so a
+consumer killed mid-job (kill -9, OOM, power loss) would strand its job in
+``processing``. The job folder is the truth, and this sweep reconciles the
+two: a ``processing`` job whose worker is dead goes back to ``queued`` (or,
+past its attempt limit, to ``error``), and a ``queued`` job that the queue
+no longer holds is enqueued again. Claiming is atomic, so a job enqueued
+twice still runs once.
+"""
+import logging
+import os
+import threading
+import time
+
+from . import config, jobdir, process
+from .errors import AstroJobsError
+from .states import TERMINAL, State
+from .timefmt import now_iso, parse_iso
+from .worker import INSTANCE, JOB_ENV_MARKER, RUNNING, enqueue, queued_job_ids
+
+logger = logging.getLogger("astro_jobs.recovery")
+LEFTOVER_SECONDS = 3600
+
+
+def worker_is_dead(status, now=None):
+    """Whether the worker recorded in a ``processing`` status has gone."""
+    worker = status.get("worker") or {}
+    if worker.get("node") == config.node():
+        if worker.get("pid") == os.getpid():
+            # Ourselves: alive only if it is this incarnation and it runs the job.
+            return worker.get("instance") != INSTANCE or status["job_id"] not in RUNNING
+        if worker.get("pid") and not process.pid_alive(worker["pid"]):
+            return True
+    # Another node, or a live pid that may have been reused: trust heartbeats.
+    beat = status.get("heartbeat_at") or status["updated_at"]
+    return (now or time.time()) - parse_iso(beat) > config.stale_after_seconds()
+
+
+def requeue(job, seen, reason):
+    """Give a job whose run was lost another attempt, or end it past the limit.
+
+    ``seen`` is the status the decision was made on: if the job changed since
+    (it finished, or someone else recovered it first), nothing happens.
+    """
+    def unchanged(status):
+        return (status["state"] == State.PROCESSING
+                and status.get("attempts") == seen.get("attempts")
+                and status.get("worker") == seen.get("worker"))
+
+    worker = seen.get("worker") or {}
+    _kill_orphans(job, worker)
+    attempts = seen.get("attempts", 1)
+    limit = seen.get("max_attempts") or config.max_attempts()
+    where = f"node {worker.get('node')}, pid {worker.get('pid')}"
+    if attempts >= limit:
+        status = jobdir.transition(
+            job, State.ERROR, guard=unchanged, finished_at=now_iso(), stage=None,
+            error=f"{reason} during attempt {attempts} of {limit} ({where}); giving up.")
+    else:
+        status = jobdir.transition(
+            job, State.QUEUED, guard=unchanged, attempts=attempts + 1, stage=None,
+            started_at=None, heartbeat_at=None, worker=None,
+            last_failure=f"{reason} during attempt {attempts} ({where})")
+        if status is not None:
+            enqueue(job.job_id, status["params"].get("priority", 0))
+    if status is not None:
+        logger.warning("job %s: %s during attempt %s; now %s",
+                       job.job_id, reason, attempts, status["state"])
+    return status
+
+
+def _kill_orphans(job, worker):
+    """Kill what a dead consumer on this node left running of the job."""
+    pgid = worker.get("pgid")
+    if (pgid and worker.get("node") == config.node()
+            and process.group_belongs_to(pgid, f"{JOB_ENV_MARKER}={job.job_id}")):
+        process.kill_group(pgid, None, grace=1.0)
+
+
+class Sweeper:
+    """Reconciles job folders with the queue; one per consumer process."""
+
+    def __init__(self):
+        self.finished = set()  # terminal jobs never change: skip re-reading them
+        self.lock = threading.Lock()
+
+    def sweep(self):
+        with self.lock:
+            return self._sweep()
+
+    def _sweep(self):
+        counts = {"requeued": 0, "reenqueued": 0}
+        in_queue = None
+        now = time.time()
+        for job in jobdir.iter_jobs():
+            if job.job_id in self.finished:
+                continue
+            try:
+                status = jobdir.read_status(job)
+                state = status["state"]
+                if state in TERMINAL:
+                    self.finished.add(job.job_id)
+                elif state == State.PROCESSING and worker_is_dead(status, now):
+                    if requeue(job, status, "its worker died"):
+                        counts["requeued"] += 1
+                elif state == State.QUEUED and now - parse_iso(status["updated_at"]) \
+                        > config.stale_after_seconds():
+                    if in_queue is None:
+                        in_queue = queued_job_ids()
+                    if job.job_id not in in_queue:
+                        enqueue(job.job_id, status["params"].get("priority", 0))
+                        counts["reenqueued"] += 1
+            except AstroJobsError as exc:
+                logger.warning("sweep: job %s: %s", job.job_id, exc)
+        self.finished &= {job.job_id for job in jobdir.iter_jobs()}
+        jobdir.remove_leftovers(LEFTOVER_SECONDS)
+        if any(counts.values()):
+            logger.warning("sweep: %s", counts)
+        return counts
+
+    def run_forever(self, stop):
+        while not stop.is_set():
+            try:
+                self.sweep()
+            except Exception:  # a sweep must never kill the consumer
+                logger.exception("recovery sweep failed")
+            stop.wait(config.heartbeat_seconds())
+
+
+def interrupt_running(job_id):
+    """The consumer is stopping fast (SIGTERM): stop the run, requeue the job."""
+    run = RUNNING.get(job_id)
+    if run is None:
+        return None
+    seen = jobdir.read_status(run.job)
+    if not run.owns(seen):
+        return None
+    run.interrupt()
+    return requeue(run.job, seen, "its consumer was stopped")
+
+
+def prune(older_than_seconds):
+    """Remove terminal jobs that finished more than ``older_than_seconds`` ago."""
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for job in jobdir.iter_jobs():
+        try:
+            with jobdir.locked(job):
+                status = jobdir.read_status(job)
+                ended = status.get("finished_at") or status["updated_at"]
+                if status["state"] in TERMINAL and parse_iso(ended) < cutoff:
+                    removed += jobdir.remove(job)
+        except AstroJobsError:
+            continue  # removed by someone else meanwhile
+    jobdir.remove_leftovers(max(older_than_seconds, LEFTOVER_SECONDS))
+    return removed

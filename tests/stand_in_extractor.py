@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""A stand-in for the real extractor, for testing the runner.
+
+It follows the extractor contract; what it does is chosen by the name of
+the image it is given (the tests submit copies named after the behaviour):
+
+    ok          write a small result.json and exit 0
+    fail        print to stderr and exit 3
+    hang        sleep for two minutes
+    garbage     write a result.json that is not JSON
+    array       write a result.json that is JSON but not an object
+    noresult    exit 0 without writing a result
+    grandchild  start a grandchild (pid in output/grandchild.pid), then hang
+    daemon      start a grandchild and exit 0 at once
+    stages      walk through the stages, 0.6 s each, then succeed
+    slow<N>     sleep N tenths of a second, then succeed
+    bigfile     try to write a file larger than the file-size limit
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def set_stage(name):
+    path = os.environ.get("ASTRO_JOBS_STAGE_FILE")
+    if path:
+        with open(path + ".tmp", "w") as handle:
+            handle.write(name)
+        os.replace(path + ".tmp", path)
+
+
+def write_result(path, extra=None):
+    result = {"solved": True, "stand_in": True, "argv": sys.argv[1:], "cwd": os.getcwd(),
+              "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
+              "job_env": os.environ.get("ASTRO_JOBS_JOB_ID")}
+    result.update(extra or {})
+    with open(path + ".tmp", "w") as handle:
+        json.dump(result, handle)
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--scale-low")
+    parser.add_argument("--scale-high")
+    parser.add_argument("--scale-units")
+    parser.add_argument("--downsample")
+    parser.add_argument("--timeout")
+    args = parser.parse_args()
+    mode = os.path.splitext(os.path.basename(args.image))[0].split("-")[0]
+    print(f"stand-in extractor: mode {mode}", flush=True)
+    if mode == "ok":
+        write_result(args.output)
+    elif mode == "fail":
+        print("something went wrong: line one", file=sys.stderr)
+        print("the final complaint", file=sys.stderr)
+        return 3
+    elif mode == "hang":
+        time.sleep(120)
+    elif mode == "garbage":
+        with open(args.output, "w") as handle:
+            handle.write("this is not json {")
+    elif mode == "array":
+        with open(args.output, "w") as handle:
+            json.dump([1, 2, 3], handle)
+    elif mode == "noresult":
+        pass
+    elif mode in ("grandchild", "daemon"):
+        child = subprocess.Popen(["sleep", "300"])
+        with open("grandchild.pid", "w") as handle:
+            handle.write(str(child.pid))
+        if mode == "daemon":
+            write_result(args.output)
+            return 0
+        time.sleep(120)
+    elif mode == "stages":
+        for stage in ("reading", "detecting_stars", "solving", "annotating"):
+            set_stage(stage)
+            time.sleep(0.6)
+        write_result(args.output)
+    elif mode.startswith("slow"):
+        time.sleep(int(mode[4:] or 10) / 10)
+        write_result(args.output)
+    elif mode == "bigfile":
+        with open("big.bin", "wb") as handle:
+            handle.write(b"\0" * (4 * 1024 * 1024))
+        write_result(args.output)
+    else:
+        print(f"unknown mode {mode}", file=sys.stderr)
+        return 64
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
