@@ -15,6 +15,7 @@ the image it is given (the tests submit copies named after the behaviour):
     stages      walk through the stages, 0.6 s each, then succeed
     slow<N>     sleep N tenths of a second, then succeed
     bigfile     try to write a file larger than the file-size limit
+    memhog      try to allocate 1 GB
 """
 import argparse
 import json
@@ -90,6 +91,9 @@ def main():
         with open("big.bin", "wb") as handle:
             handle.write(b"\0" * (4 * 1024 * 1024))
         write_result(args.output)
+    elif mode == "memhog":
+        hog = bytearray(1024 * 1024 * 1024)
+        write_result(args.output, {"allocated": len(hog)})
     else:
         print(f"unknown mode {mode}", file=sys.stderr)
         return 64
