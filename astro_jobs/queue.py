@@ -7,8 +7,11 @@ entry costs nothing but a delay: the recovery sweep re-enqueues every
 import sys
 
 from . import config, jobdir
+from .errors import StorageError
 
 QUEUE_NAME = "astro-jobs"
+CONNECT_TIMEOUT = 5.0
+SOCKET_TIMEOUT = 30.0
 
 
 def _import_huey_without_redis():
@@ -34,15 +37,31 @@ def _create():
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise config.ConfigError(
                 f"ASTRO_JOBS_QUEUE_URL must be a redis:// URL, got {url!r}")
-        import huey
-        # Priority storage: honours --priority and pops with BZPOPMIN, so an
-        # idle consumer picks up a new job the moment it is pushed.
-        return huey.PriorityRedisHuey(QUEUE_NAME, url=url, results=False, utc=True)
+        return _redis_huey(url)
     huey = _import_huey_without_redis()
     # A generous busy timeout: under a burst of submits writers wait their
     # turn instead of reporting "database is locked" to a caller.
     return huey.SqliteHuey(QUEUE_NAME, filename=str(jobdir.queue_db_path()),
                            results=False, utc=True, timeout=60)
+
+
+def _redis_huey(url):
+    try:
+        import redis
+    except ImportError:
+        raise StorageError("ASTRO_JOBS_QUEUE_URL is a Redis URL but the redis package "
+                           "is not installed: pip install 'astro-jobs[redis]'",
+                           code="redis_missing") from None
+    import huey
+    # A Redis host that drops packets must fail a submit in seconds, not hang
+    # it for the kernel's TCP timeout. The socket timeout stays well above
+    # the 1 s BZPOPMIN wait. Options in the URL's query string win.
+    pool = redis.ConnectionPool.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
+                                         socket_timeout=SOCKET_TIMEOUT)
+    # Priority storage: honours --priority and pops with BZPOPMIN, so an
+    # idle consumer picks up a new job the moment it is pushed.
+    return huey.PriorityRedisHuey(QUEUE_NAME, connection_pool=pool, results=False,
+                                  utc=True)
 
 
 huey = _create()
