@@ -156,6 +156,18 @@ def write_status(job, status, durable=True):
     write_json_atomic(job.status_path, status, durable)
 
 
+# flock() on NFS (and CIFS) is emulated with POSIX record locks, which belong
+# to the process, not to the open file: two threads of one consumer would
+# both "hold" a job's file lock, and either's release would drop the other's.
+# A lock per job inside the process (striped: job ids are uniform) keeps the
+# threads apart on every filesystem; the file lock keeps processes apart.
+_THREAD_LOCKS = tuple(threading.RLock() for _ in range(64))
+
+
+def _thread_lock(job):
+    return _THREAD_LOCKS[int(job.job_id[:8], 16) % len(_THREAD_LOCKS)]
+
+
 @contextlib.contextmanager
 def locked(job):
     """Hold the job's lock; JobNotFound if the folder is gone."""
@@ -163,20 +175,27 @@ def locked(job):
 
     if not job.path.is_dir():
         raise JobNotFound(f"no such job: {job.job_id}")
-    lock = FileLock(str(job.lock_path), timeout=LOCK_TIMEOUT, mode=FILE_MODE)
+    timed_out = StorageError(f"job {job.job_id} stayed locked for {LOCK_TIMEOUT:.0f} s",
+                             code="lock_timeout")
+    in_process = _thread_lock(job)
+    if not in_process.acquire(timeout=LOCK_TIMEOUT):
+        raise timed_out
     try:
-        lock.acquire()
-    except Timeout:
-        raise StorageError(f"job {job.job_id} stayed locked for {LOCK_TIMEOUT:.0f} s",
-                           code="lock_timeout") from None
-    except FileNotFoundError:
-        raise JobNotFound(f"no such job: {job.job_id}") from None
-    except OSError as exc:
-        raise storage_error(exc, f"cannot lock job {job.job_id}") from None
-    try:
-        yield
+        lock = FileLock(str(job.lock_path), timeout=LOCK_TIMEOUT, mode=FILE_MODE)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise timed_out from None
+        except FileNotFoundError:
+            raise JobNotFound(f"no such job: {job.job_id}") from None
+        except OSError as exc:
+            raise storage_error(exc, f"cannot lock job {job.job_id}") from None
+        try:
+            yield
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        in_process.release()
 
 
 def transition(job, new_state, guard=None, durable=True, **changes):
