@@ -13,7 +13,6 @@ import time
 
 from . import config, jobdir
 from .errors import AstroJobsError, BadInput, JobFailed, NotReady, StorageError
-from .imagecheck import inspect
 from .states import TERMINAL, State, is_terminal
 from .timefmt import now_iso, parse_duration
 
@@ -175,6 +174,8 @@ def new_status(job_id, params, image):
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
            timeout=None, priority=None):
     """Queue ``image`` for analysis; return the new job id."""
+    from .imagecheck import inspect  # only submit parses images (keeps status light)
+
     params = validate_params(scale_low, scale_high, scale_units, downsample, timeout,
                              priority)
     fd, size = _open_image(image)
