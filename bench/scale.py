@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Jobs per second through Redis with one node, then two, side by side.
+
+    python bench/scale.py [--jobs 40] [--job-tenths 5] [--workers 2]
+
+Starts its own redis-server on 127.0.0.1 (a free port, no persistence) and
+real consumers with the Procfile's command, each a separate process with
+its own ASTRO_JOBS_NODE, all over one JOBS_DIR. Each job runs the tests'
+stand-in extractor, which sleeps a fixed time and writes a result: the work
+is wait-bound, as a node's real work is bound by its own cores, so adding a
+node adds capacity. On a machine with few cores every "node" here shares
+them; the CPU figure printed shows how far that is from being the limit.
+
+Throughput = jobs / (last finished_at - first created_at): submits are made
+while the consumers already wait on the queue (BZPOPMIN), so it includes
+pickup, claim, the extractor's process start and the status writes.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STAND_IN = REPO / "tests" / "stand_in_extractor.py"
+
+
+def procfile_worker_command():
+    for line in (REPO / "Procfile").read_text().splitlines():
+        if line.startswith("worker:"):
+            return line.split(":", 1)[1].strip()
+    raise SystemExit("Procfile has no worker line")
+
+
+def make_png(path):
+    """A valid 8x8 grey PNG, written without any imaging library."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\0" + bytes([128]) * 8 for _ in range(8))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_command(port, *args):
+    payload = f"*{len(args)}\r\n".encode()
+    for arg in args:
+        data = str(arg).encode()
+        payload += b"$%d\r\n%s\r\n" % (len(data), data)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        reply = sock.recv(65536)
+        if reply.startswith(b"$"):
+            size = int(reply[1:reply.index(b"\r\n")])
+            while len(reply) < reply.index(b"\r\n") + 4 + size:
+                reply += sock.recv(65536)
+        return reply
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+class Redis:
+    def __init__(self, folder):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("redis-server not found: run scripts/install-deps.sh")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def pong():
+            try:
+                return redis_command(self.port, "PING").startswith(b"+PONG")
+            except OSError:
+                return False
+        wait_for(pong, 15, "redis-server")
+
+    url = property(lambda self: f"redis://127.0.0.1:{self.port}/0")
+
+    def blocked_pops(self):
+        return redis_command(self.port, "CLIENT", "LIST").count(b"cmd=bzpopmin")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def base_env(jobs_dir, redis_url):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ASTRO_JOBS_") and k not in ("JOBS_DIR", "ASTRO_EXTRACT_BIN")}
+    env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN),
+               ASTRO_JOBS_QUEUE_URL=redis_url, PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def start_consumer(env, node, workers, log_path):
+    env = dict(env, ASTRO_JOBS_NODE=node, ASTRO_JOBS_WORKERS=str(workers))
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(["bash", "-c", "exec " + procfile_worker_command()], cwd=REPO,
+                            env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc, log
+
+
+def epoch(stamp):
+    return datetime.strptime(stamp + "+0000", "%Y-%m-%dT%H:%M:%S.%fZ%z").timestamp()
+
+
+def run_scenario(redis, root, nodes, workers, jobs, tenths):
+    """Submit ``jobs`` jobs to ``nodes`` consumers; return the measurements."""
+    jobs_dir = root / f"jobs-{nodes}-nodes"
+    jobs_dir.mkdir()
+    redis_command(redis.port, "FLUSHALL")
+    env = base_env(jobs_dir, redis.url)
+    image = make_png(root / f"slow{tenths}.png")
+    cpu_before = os.times()
+    consumers = [start_consumer(env, f"node-{chr(97 + i)}", workers,
+                                root / f"consumer-{nodes}-{i}.log") for i in range(nodes)]
+    try:
+        # Measure from idle: every worker thread waiting inside Redis.
+        wait_for(lambda: redis.blocked_pops() >= nodes * workers, 30, "idle consumers")
+        # Submit in-process through the Python API: a CLI process per job
+        # would cost more CPU than the jobs themselves on a small machine.
+        submit = subprocess.run(
+            [sys.executable, "-c",
+             "import sys, astro_jobs\n"
+             "print(' '.join(astro_jobs.submit(sys.argv[1]) for _ in range(int(sys.argv[2]))))",
+             str(image), str(jobs)], env=env, capture_output=True, text=True, check=True)
+        job_ids = submit.stdout.split()
+
+        def read(job_id):
+            return json.loads((jobs_dir / job_id / "status.json").read_text())
+
+        def all_terminal():
+            return all(read(j)["state"] in ("done", "error", "cancelled") for j in job_ids)
+        wait_for(all_terminal, 60 + jobs * tenths / 10, "jobs to finish")
+    finally:
+        for proc, log in consumers:
+            proc.send_signal(signal.SIGINT)
+        for proc, log in consumers:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            log.close()
+    cpu_after = os.times()
+    final = [read(j) for j in job_ids]
+    states = Counter(s["state"] for s in final)
+    if states != {"done": jobs}:
+        raise SystemExit(f"not every job ended done: {dict(states)}")
+    window = max(epoch(s["finished_at"]) for s in final) - min(epoch(s["created_at"])
+                                                              for s in final)
+    cpu = (cpu_after.children_user + cpu_after.children_system
+           - cpu_before.children_user - cpu_before.children_system)
+    return {
+        "nodes": nodes,
+        "workers": nodes * workers,
+        "seconds": window,
+        "jobs_per_s": jobs / window,
+        "ideal_per_s": nodes * workers / (tenths / 10),
+        "cpu_s_per_job": cpu / jobs,
+        "per_node": dict(sorted(Counter(s["worker"]["node"] for s in final).items())),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=40, help="jobs per scenario (40)")
+    parser.add_argument("--job-tenths", type=int, default=5,
+                        help="each job's duration in tenths of a second (5 = 0.5 s)")
+    parser.add_argument("--workers", type=int, default=2, help="workers per node (2)")
+    args = parser.parse_args()
+
+    cores = os.cpu_count()
+    print(f"astro-jobs scale benchmark: Redis queue, {args.jobs} jobs of "
+          f"{args.job_tenths / 10:g} s (stand-in extractor, sleep-bound), "
+          f"{args.workers} workers per node")
+    print(f"machine: {cores} cores; both 'nodes' run on this one machine and share them")
+    root = Path(tempfile.mkdtemp(prefix="astro-jobs-scale-"))
+    redis = Redis(root)
+    try:
+        results = [run_scenario(redis, root, nodes, args.workers, args.jobs, args.job_tenths)
+                   for nodes in (1, 2)]
+    finally:
+        redis.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(f"{'nodes':>5} {'workers':>7} {'seconds':>8} {'jobs/s':>7} {'ideal':>6} "
+          f"{'CPU s/job':>9}  jobs per node")
+    for r in results:
+        print(f"{r['nodes']:>5} {r['workers']:>7} {r['seconds']:>8.2f} {r['jobs_per_s']:>7.2f} "
+              f"{r['ideal_per_s']:>6.1f} {r['cpu_s_per_job']:>9.3f}  "
+              + ", ".join(f"{k}: {v}" for k, v in r["per_node"].items()))
+    one, two = results
+    busy = two["cpu_s_per_job"] * two["jobs_per_s"] / (cores or 1)
+    print(f"two nodes / one node: {two['jobs_per_s'] / one['jobs_per_s']:.2f}x "
+          f"(ideal 2.00x); the two-node run kept the {cores} cores about {busy:.0%} busy")
+
+
+if __name__ == "__main__":
+    main()
