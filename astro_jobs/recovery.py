@@ -43,13 +43,19 @@ def requeue(job, seen, reason):
     ``seen`` is the status the decision was made on: if the job changed since
     (it finished, or someone else recovered it first), nothing happens.
     """
-    def unchanged(status):
-        return (status["state"] == State.PROCESSING
-                and status.get("attempts") == seen.get("attempts")
-                and status.get("worker") == seen.get("worker"))
-
     worker = seen.get("worker") or {}
-    _kill_orphans(job, worker)
+
+    def unchanged(status):
+        if not (status["state"] == State.PROCESSING
+                and status.get("attempts") == seen.get("attempts")
+                and status.get("worker") == seen.get("worker")):
+            return False
+        # Killed under the job's lock: if the run was not dead after all, it
+        # cannot record an outcome before this transition (finishing needs
+        # the lock), and afterwards it no longer owns the job.
+        _kill_orphans(job, worker)
+        return True
+
     attempts = seen.get("attempts", 1)
     limit = seen.get("max_attempts") or config.max_attempts()
     where = f"node {worker.get('node')}, pid {worker.get('pid')}"

@@ -34,7 +34,12 @@ JOB_ENV_MARKER = "ASTRO_JOBS_JOB_ID"
 
 
 class Registry:
-    """The runs in progress in this process, by job id."""
+    """The runs in progress in this process, by job id.
+
+    A job may be in the queue twice (a re-enqueue raced a slow claim); the
+    second task's run is registered beside the first, never instead of it,
+    or the sweep would take the running job for an abandoned one.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -42,16 +47,21 @@ class Registry:
 
     def add(self, run):
         with self._lock:
-            self._runs[run.job.job_id] = run
+            self._runs.setdefault(run.job.job_id, []).append(run)
 
     def discard(self, run):
         with self._lock:
-            if self._runs.get(run.job.job_id) is run:
-                del self._runs[run.job.job_id]
+            runs = self._runs.get(run.job.job_id, [])
+            if run in runs:
+                runs.remove(run)
+            if not runs:
+                self._runs.pop(run.job.job_id, None)
 
     def get(self, job_id):
+        """The run that got furthest (has an extractor), if any."""
         with self._lock:
-            return self._runs.get(job_id)
+            runs = self._runs.get(job_id, [])
+            return next((r for r in runs if r.pgid is not None), runs[0] if runs else None)
 
     def __contains__(self, job_id):
         with self._lock:
