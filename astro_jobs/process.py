@@ -136,21 +136,30 @@ def pid_alive(pid):
     return True
 
 
-def group_belongs_to(pgid, marker):
-    """Whether process group ``pgid`` still runs a job's extractor.
+def groups_marked(marker):
+    """Process groups of live processes whose environment holds ``marker``.
 
-    Pids are reused: before killing a group recorded in status.json, check
-    that a member carries the job's environment marker.
+    How a consumer finds what a dead run left behind: the marker (the job
+    id) is inherited by everything the extractor starts, and unlike a pid it
+    cannot be reused by an unrelated process.
     """
     needle = marker.encode()
-    for pid in group_members(pgid):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                if needle in handle.read().split(b"\0"):
-                    return True
-        except OSError:
-            continue
-    return False
+    groups = set()
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                    if needle not in handle.read().split(b"\0"):
+                        continue
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] not in (b"Z", b"X"):
+                groups.add(int(fields[2]))
+    return groups
 
 
 def describe_exit(returncode):

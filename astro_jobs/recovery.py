@@ -77,11 +77,15 @@ def requeue(job, seen, reason):
 
 
 def _kill_orphans(job, worker):
-    """Kill what a dead consumer on this node left running of the job."""
-    pgid = worker.get("pgid")
-    if (pgid and worker.get("node") == config.node()
-            and process.group_belongs_to(pgid, f"{JOB_ENV_MARKER}={job.job_id}")):
-        process.kill_group(pgid, None, grace=1.0)
+    """Kill what the lost run left running of the job on this node.
+
+    Called under the job's lock while the job is still ``processing`` under
+    the lost run, so no other run of the job can exist here yet: every
+    process carrying the job's marker belongs to the lost one.
+    """
+    if worker.get("node") == config.node():
+        for pgid in process.groups_marked(f"{JOB_ENV_MARKER}={job.job_id}"):
+            process.kill_group(pgid, None, grace=1.0)
 
 
 class Sweeper:

@@ -13,10 +13,10 @@ from conftest import REPO, processes_with_env, wait_until
 def test_a_job_whose_consumer_was_killed_runs_again(env, images, consumers):
     first = consumers(env)
     job_id = env.submit(images("grandchild"), "--timeout", "60")
-    env.wait_for(job_id, lambda s: s["state"] == "processing")
+    extractor = env.wait_for(job_id, lambda s: (s["worker"] or {}).get("pgid"),
+                             what="extractor started")["worker"]["pgid"]
     grandchild = env.jobs_dir / job_id / "output" / "grandchild.pid"
-    assert wait_until(grandchild.exists)
-    extractor = env.status(job_id)["worker"]["pgid"]
+    assert wait_until(grandchild.exists, timeout=20)
     first.kill()
     # The extractor dies with its consumer (parent-death signal) ...
     assert wait_until(lambda: extractor not in processes_with_env(
