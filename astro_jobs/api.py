@@ -13,7 +13,7 @@ import time
 
 from . import config, jobdir
 from .errors import AstroJobsError, BadInput, JobFailed, NotReady, StorageError
-from .states import TERMINAL, State, is_terminal
+from .states import State, is_terminal
 from .timefmt import now_iso, parse_duration
 
 SCALE_UNITS = ("degwidth", "arcminwidth", "arcsecperpix")
@@ -302,18 +302,12 @@ def logs(job_id, tail=None):
 def cancel(job_id):
     """Cancel a queued or running job; a running extractor is killed."""
     job = jobdir.Job(job_id)
-    with jobdir.locked(job):
-        current = jobdir.read_status(job)
-        state = current["state"]
-        if state in TERMINAL and state != State.CANCELLED:
-            raise BadInput(f"the job already ended ({state}); it cannot be cancelled",
-                           code="already_finished", state=state)
-        if state != State.CANCELLED:
-            now = now_iso()
-            current.update(state=State.CANCELLED.value, updated_at=now, finished_at=now,
-                           stage=None)
-            jobdir.write_status(job, current)
-    # The worker notices within a fraction of a second and kills the group.
+    now = now_iso()
+    # Cancelling twice is fine; cancelling a finished job is refused by the
+    # transition table (already_finished).
+    jobdir.transition(job, State.CANCELLED, guard=lambda s: s["state"] != State.CANCELLED,
+                      finished_at=now, stage=None)
+    # The run notices within a fraction of a second and kills the group.
     return {"ok": True, "job_id": job_id, "state": State.CANCELLED.value}
 
 

@@ -34,8 +34,11 @@ class InvalidTransition(BadInput):
 
 def check_transition(old, new):
     old, new = State(old), State(new)
+    if old in TERMINAL:
+        raise InvalidTransition(f"the job already ended ({old.value}); it cannot become "
+                                f"{new.value}", code="already_finished", state=old.value)
     if new not in TRANSITIONS[old]:
-        raise InvalidTransition(f"job is {old.value}, it cannot become {new.value}",
+        raise InvalidTransition(f"the job is {old.value}; it cannot become {new.value}",
                                 state=old.value)
     return new
 
