@@ -277,3 +277,16 @@ def test_procfile_runs_under_honcho(env, images, tmp_path):
         os.killpg(proc.pid, 15)
         proc.wait(10)
         log.close()
+
+
+def test_non_ascii_and_spaces_in_names_run_end_to_end(env, consumers, tmp_path):
+    from conftest import make_png
+    folder = tmp_path / "téléversements du ciel"
+    folder.mkdir()
+    image = make_png(folder / "ok-Orion's belt – été.png")
+    consumers(env)
+    job_id = env.submit(image)
+    status = env.wait(job_id)
+    assert status["state"] == "done"
+    result = json.loads((env.jobs_dir / job_id / "output" / "result.json").read_text())
+    assert result["argv"][1] == str(env.jobs_dir / job_id / "input" / image.name)
