@@ -286,6 +286,12 @@ def remove_leftovers(older_than):
 
 def reset_output(job):
     """Empty output/ so a new attempt never mixes with an earlier one's files."""
+    # A first attempt finds output/ empty, as submit made it: keep it rather
+    # than delete and re-create it (about 1 ms of each job's overhead).
+    with contextlib.suppress(FileNotFoundError), os.scandir(job.output_dir) as entries:
+        if next(entries, None) is None:
+            os.chmod(job.output_dir, DIR_MODE)
+            return
     shutil.rmtree(job.output_dir, ignore_errors=True)
     job.output_dir.mkdir(mode=DIR_MODE, exist_ok=True)
     os.chmod(job.output_dir, DIR_MODE)

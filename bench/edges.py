@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -351,6 +352,8 @@ def section_pickup(work, idle, pickups, gap, other_idle, other_pickups, settings
 def extractor_back_to_back(command, image, folder, count, env):
     folder.mkdir(parents=True, exist_ok=True)
     times = []
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = usage.ru_utime + usage.ru_stime
     for _ in range(count):
         start = time.perf_counter()
         subprocess.run(command + ["--image", str(image), "--output",
@@ -358,7 +361,26 @@ def extractor_back_to_back(command, image, folder, count, env):
                        cwd=folder, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=True)
         times.append(time.perf_counter() - start)
-    return times
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return times, (usage.ru_utime + usage.ru_stime - cpu_before) / count
+
+
+def extractor_in_parallel(command, image, folder, count, env, workers):
+    """Jobs/s of ``workers`` threads each running the extractor back to back.
+
+    Not the target's floor (that is workers / mean time), but what this
+    machine gives right now when that many extractors share its cores.
+    """
+    import threading
+    threads = [threading.Thread(target=extractor_back_to_back,
+                                args=(command, image, folder / f"w{i}", count, env))
+               for i in range(workers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return workers * count / (time.perf_counter() - start)
 
 
 def max_overlap(intervals):
@@ -380,8 +402,9 @@ def section_drain(work, count, workers, baseline_runs):
     queued = child(env, "submit_many", count, image)
     extractor, ids = queued["extractor"], queued["ids"]
     scratch = work / "extractor-runs"
-    before = extractor_back_to_back(extractor, image, scratch, baseline_runs, env)
+    before, cpu_ext1 = extractor_back_to_back(extractor, image, scratch, baseline_runs, env)
     consumer = Consumer(env, procfile_worker_command(), work / "consumer-drain.log")
+    consumer_cpu = cpu_seconds(consumer.proc.pid)
     try:
         pending = set(ids)
         deadline = time.monotonic() + 600
@@ -391,9 +414,11 @@ def section_drain(work, count, workers, baseline_runs):
                 with open(jobs / job_id / "status.json", "rb") as handle:
                     if json.load(handle)["state"] in ("done", "error", "cancelled"):
                         pending.discard(job_id)
+        consumer_cpu = cpu_seconds(consumer.proc.pid) - consumer_cpu
     finally:
         consumer.stop()
-    after = extractor_back_to_back(extractor, image, scratch, baseline_runs, env)
+    after, cpu_ext2 = extractor_back_to_back(extractor, image, scratch, baseline_runs, env)
+    parallel = extractor_in_parallel(extractor, image, scratch, baseline_runs, env, workers)
 
     def epoch(text):
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
@@ -411,10 +436,32 @@ def section_drain(work, count, workers, baseline_runs):
     ratio = rate / floor
     print(f"  extractor back to back: mean {ms(mean_ext)} over {len(before + after)} runs "
           f"({' '.join(extractor[-1:])})")
+    print(f"  extractor CPU {(cpu_ext1 + cpu_ext2) / 2 * 1000:.1f} ms a run; consumer CPU "
+          f"{consumer_cpu / count * 1000:.1f} ms a job (its own threads, not the extractors)")
     print(f"  states {states}; first start -> last finish {span:.2f} s")
     print(f"  drain {rate:6.1f} jobs/s   floor {workers} / mean = {floor:6.1f} jobs/s   "
           f"ratio {ratio:.2f} (target >= {TARGET_DRAIN})  "
           f"{verdict('drain', ratio >= TARGET_DRAIN and states.get('done') == count)}")
+    # Where a worker's time goes: the extractor as the runner timed it
+    # (task.log), the rest of the job's claim -> finish, and the gap between
+    # one job's finish and the next claim on the same worker thread.
+    in_runner, overhead, gaps, by_thread = [], [], [], {}
+    for status in statuses:
+        log = (jobs / status["job_id"] / "task.log").read_text()
+        found = re.search(r"extractor exited with code 0 after ([0-9.]+) s", log)
+        if found and status["finished_at"]:
+            start, end = epoch(status["started_at"]), epoch(status["finished_at"])
+            in_runner.append(float(found.group(1)))
+            overhead.append(end - start - in_runner[-1])
+            by_thread.setdefault(status["worker"].get("thread"), []).append((start, end))
+    for runs in by_thread.values():
+        runs.sort()
+        gaps += [b[0] - a[1] for a, b in zip(runs, runs[1:])]
+    print(f"  per job (medians): extractor under the consumer {ms(statistics.median(in_runner))}, "
+          f"rest of claim -> finish {ms(statistics.median(overhead))}, "
+          f"finish -> next claim {ms(statistics.median(gaps))}")
+    print(f"  for reference: {workers} extractors back to back side by side (no runner) "
+          f"{parallel:6.1f} jobs/s; drain / that = {rate / parallel:.2f}")
     peak = max_overlap(spans)
     print(f"  most jobs between started_at and finished_at at once: {peak} "
           f"(target <= {workers})  {verdict('bounded', peak <= workers)}")
