@@ -35,7 +35,7 @@ def _sqlite_storage(huey):
     """Huey's SQLite storage with ``synchronous=NORMAL`` (WAL mode).
 
     Huey keeps SQLite's default FULL, which fsyncs the WAL on every commit:
-    one more fsync per submit (2-3 ms here, most of an in-process submit)
+    one more fsync per submit (2-3 ms here, a third of an in-process submit)
     and per dequeue. NORMAL in WAL mode cannot corrupt the database; a power
     loss or OS crash (not a process crash) may only forget the last commits.
     That is safe here because the queue is a hint: the job folder (written
