@@ -212,8 +212,14 @@ class Run:
         finally:
             os.close(fd)
         self.pgid = self.proc.pid
-        jobdir.update(job, self.owns, worker=dict(status["worker"], pgid=self.pgid))
-        reason = self.watch(params["timeout"], started)
+        try:
+            jobdir.update(job, self.owns, worker=dict(status["worker"], pgid=self.pgid))
+            reason = self.watch(params["timeout"], started)
+        except BaseException:
+            # Without supervision (JOBS_DIR failing under us) the extractor
+            # must not run on: stop it before the error ends the job.
+            process.kill_group(self.pgid, self.proc, grace=1.0)
+            raise
         # The leader is gone; anything it left behind in its group goes too.
         process.signal_group(self.pgid, signal.SIGKILL)
         elapsed = time.monotonic() - started
@@ -271,6 +277,8 @@ class Run:
         try:
             with open(self.job.result_path, "rb") as handle:
                 result = json.load(handle)
+                # "done" is fsynced: the result it points to must be on disk first.
+                os.fsync(handle.fileno())
         except FileNotFoundError:
             return (State.ERROR, "the extractor exited with code 0 but wrote no "
                                  f"output/result.json.{self.log_tail()}")

@@ -290,3 +290,17 @@ def test_non_ascii_and_spaces_in_names_run_end_to_end(env, consumers, tmp_path):
     assert status["state"] == "done"
     result = json.loads((env.jobs_dir / job_id / "output" / "result.json").read_text())
     assert result["argv"][1] == str(env.jobs_dir / job_id / "input" / image.name)
+
+
+def test_a_job_folder_deleted_under_a_running_job(env, images, consumers):
+    """The run loses its job (an operator's rm -rf): the extractor is stopped,
+    the consumer carries on."""
+    consumer = consumers(env)
+    job_id = env.submit(images("hang"))
+    env.wait_for(job_id, lambda s: (s["worker"] or {}).get("pgid"), what="extractor started")
+    assert processes_with_env(f"ASTRO_JOBS_JOB_ID={job_id}")
+    shutil.rmtree(env.jobs_dir / job_id)
+    assert wait_until(lambda: processes_with_env(f"ASTRO_JOBS_JOB_ID={job_id}") == [],
+                      timeout=10)
+    assert consumer.proc.poll() is None
+    assert env.wait(env.submit(images("ok")))["state"] == "done"
