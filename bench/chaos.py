@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import Consumer, Env, make_png  # noqa: E402
+from support import Consumer, Env, make_png  # noqa: E402
 
 TERMINAL = {"done", "error", "cancelled"}
 

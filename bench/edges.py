@@ -31,16 +31,16 @@ import resource
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STAND_IN = REPO / "tests" / "stand_in_extractor.py"
+sys.path.insert(0, str(REPO / "tests"))
+from support import STAND_IN, make_png, max_overlap, procfile_worker_command  # noqa: E402
+
 PY = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -54,20 +54,6 @@ RESULTS = []  # (name, ok) of every target, for the summary
 
 
 # -- helpers ------------------------------------------------------------------
-
-def make_png(path, width=8, height=8):
-    raw = b"".join(b"\0" + bytes([128]) * width for _ in range(height))
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-
-    path = Path(path)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-    return path
-
 
 PYCACHE = None  # set by main(): a scratch bytecode cache shared by every run
 
@@ -126,13 +112,6 @@ def cpu_seconds(pid):
     # After the command name: utime and stime are fields 12 and 13 (0-based);
     # they cover every thread of the process.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def procfile_worker_command():
-    for line in (REPO / "Procfile").read_text().splitlines():
-        if line.startswith("worker:"):
-            return line.split(":", 1)[1].strip()
-    raise SystemExit("Procfile has no worker line")
 
 
 def with_polling(command, delay, max_delay, backoff):
@@ -327,7 +306,7 @@ def measure_consumer(work, tag, command, idle, pickups, gap):
 
 
 def section_pickup(work, idle, pickups, gap, other_idle, other_pickups, settings):
-    print(f"\n== Pickup after idle, and idle CPU (real consumer, stand-in 'ok' jobs) ==")
+    print("\n== Pickup after idle, and idle CPU (real consumer, stand-in 'ok' jobs) ==")
     base = procfile_worker_command()
     print(f"  Procfile: {base}")
     print(f"  {'polling':38s} {'idle CPU':>9s} {'1st after idle':>15s} {'median':>9s}"
@@ -381,16 +360,6 @@ def extractor_in_parallel(command, image, folder, count, env, workers):
     for thread in threads:
         thread.join()
     return workers * count / (time.perf_counter() - start)
-
-
-def max_overlap(intervals):
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-                    key=lambda ev: (ev[0], ev[1]))
-    now = peak = 0
-    for _, step in events:
-        now += step
-        peak = max(peak, now)
-    return peak
 
 
 def section_drain(work, count, workers, baseline_runs):

@@ -20,96 +20,23 @@ import json
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import time
-import zlib
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STAND_IN = REPO / "tests" / "stand_in_extractor.py"
+sys.path.insert(0, str(REPO / "tests"))
+from support import (STAND_IN, RedisServer, make_png, procfile_worker_command,  # noqa: E402
+                     redis_command, wait_until)
 
-
-def procfile_worker_command():
-    for line in (REPO / "Procfile").read_text().splitlines():
-        if line.startswith("worker:"):
-            return line.split(":", 1)[1].strip()
-    raise SystemExit("Procfile has no worker line")
-
-
-def make_png(path):
-    """A valid 8x8 grey PNG, written without any imaging library."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data))
-    raw = b"".join(b"\0" + bytes([128]) * 8 for _ in range(8))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-    return path
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_command(port, *args):
-    payload = f"*{len(args)}\r\n".encode()
-    for arg in args:
-        data = str(arg).encode()
-        payload += b"$%d\r\n%s\r\n" % (len(data), data)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(payload)
-        reply = sock.recv(65536)
-        if reply.startswith(b"$"):
-            size = int(reply[1:reply.index(b"\r\n")])
-            while len(reply) < reply.index(b"\r\n") + 4 + size:
-                reply += sock.recv(65536)
-        return reply
+from astro_jobs.timefmt import parse_iso as epoch  # noqa: E402
 
 
 def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
-class Redis:
-    def __init__(self, folder):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server not found: run scripts/install-deps.sh")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def pong():
-            try:
-                return redis_command(self.port, "PING").startswith(b"+PONG")
-            except OSError:
-                return False
-        wait_for(pong, 15, "redis-server")
-
-    url = property(lambda self: f"redis://127.0.0.1:{self.port}/0")
-
-    def blocked_pops(self):
-        return redis_command(self.port, "CLIENT", "LIST").count(b"cmd=bzpopmin")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+    if not wait_until(predicate, timeout=timeout, interval=0.02):
+        raise SystemExit(f"timed out waiting for {what}")
 
 
 def base_env(jobs_dir, redis_url):
@@ -127,10 +54,6 @@ def start_consumer(env, node, workers, log_path):
                             env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     return proc, log
-
-
-def epoch(stamp):
-    return datetime.strptime(stamp + "+0000", "%Y-%m-%dT%H:%M:%S.%fZ%z").timestamp()
 
 
 def run_scenario(redis, root, nodes, workers, jobs, tenths):
@@ -205,7 +128,7 @@ def main():
           f"{args.workers} workers per node")
     print(f"machine: {cores} cores; both 'nodes' run on this one machine and share them")
     root = Path(tempfile.mkdtemp(prefix="astro-jobs-scale-"))
-    redis = Redis(root)
+    redis = RedisServer(root)
     try:
         results = [run_scenario(redis, root, nodes, args.workers, args.jobs, args.job_tenths)
                    for nodes in (1, 2)]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, SAMPLE_IMAGE, make_png, python_snippet
+from support import REPO, SAMPLE_IMAGE, make_png, python_snippet
 
 COMMANDS = ["submit", "status", "result", "wait", "cancel", "list", "logs", "prune"]
 BAD_IDS = ["../x", "/etc/passwd", "../../" + "0" * 26, "A" * 32, "abc", "0" * 31, "0" * 33,

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from conftest import STAND_IN, python_snippet, processes_with_env, wait_until
+from support import (REPO, STAND_IN, make_png, max_overlap, processes_with_env, python_snippet,
+                     wait_until)
 
 
 def _pid_alive(pid):
@@ -171,13 +172,7 @@ def test_never_more_extractors_than_workers(env, images, consumers):
         log = (env.jobs_dir / job_id / "task.log").read_text()
         assert status["state"] == "done", log
         spans.append((status["started_at"], status["finished_at"]))
-    events = sorted([(s, 1) for s, _ in spans] + [(f, -1) for _, f in spans],
-                    key=lambda e: (e[0], e[1]))
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    assert peak == 3
+    assert max_overlap(spans) == 3
 
 
 def test_a_non_executable_py_extractor_runs_under_python(env, images, consumers, tmp_path):
@@ -265,7 +260,6 @@ def test_consumer_shutdown_with_sigterm_requeues_running_jobs(env, images, consu
 
 
 def test_procfile_runs_under_honcho(env, images, tmp_path):
-    from conftest import REPO
     log = open(tmp_path / "honcho.log", "wb")
     proc = subprocess.Popen(["honcho", "-f", str(REPO / "Procfile"), "start", "worker"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -280,7 +274,6 @@ def test_procfile_runs_under_honcho(env, images, tmp_path):
 
 
 def test_non_ascii_and_spaces_in_names_run_end_to_end(env, consumers, tmp_path):
-    from conftest import make_png
     folder = tmp_path / "téléversements du ciel"
     folder.mkdir()
     image = make_png(folder / "ok-Orion's belt – été.png")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, processes_with_env, wait_until
+from support import REPO, processes_with_env, wait_until
 
 
 def test_a_job_whose_consumer_was_killed_runs_again(env, images, consumers):

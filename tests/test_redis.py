@@ -7,73 +7,29 @@ job of node-a can be judged dead by node-b only through its heartbeats.
 """
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import python_snippet, wait_until
+from support import (REDIS_SERVER, RedisServer, free_port, python_snippet, redis_command,
+                     wait_until)
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None,
     reason="redis-server is not installed (scripts/install-deps.sh installs it)")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_command(port, *args):
-    """Send one command in RESP and return the raw reply (no client library)."""
-    payload = f"*{len(args)}\r\n".encode()
-    for arg in args:
-        data = str(arg).encode()
-        payload += b"$%d\r\n%s\r\n" % (len(data), data)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(payload)
-        reply = b""
-        while not reply.endswith(b"\r\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-        if reply.startswith(b"$"):  # bulk string: read until the whole body is in
-            size = int(reply[1:reply.index(b"\r\n")])
-            while size >= 0 and len(reply) < reply.index(b"\r\n") + 2 + size + 2:
-                reply += sock.recv(65536)
-        return reply
-
-
 @pytest.fixture(scope="module")
 def redis_port(tmp_path_factory):
     """One redis-server for this module, without persistence; shut down after."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
     try:
-        def pong():
-            try:
-                return redis_command(port, "PING").startswith(b"+PONG")
-            except OSError:
-                return proc.poll() is not None  # died: stop waiting
-        assert wait_until(pong, timeout=15) and proc.poll() is None, "redis-server did not start"
-        yield port
+        yield server.port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        server.stop()
 
 
 @pytest.fixture

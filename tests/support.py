@@ -1,0 +1,265 @@
+"""What the tests and the benchmarks share: real consumers, the real CLI,
+a real redis-server, and small images made without an imaging library.
+
+No pytest here, so bench/ scripts can import it too. Consumers are started
+with the Procfile's own worker command: what a deployment runs.
+"""
+import json
+import os
+import shutil
+import socket
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STAND_IN = REPO / "tests" / "stand_in_extractor.py"
+SAMPLE_IMAGE = REPO / "tests" / "data" / "sample" / "apod4.jpg"
+CORPUS = Path(os.environ.get("ASTRO_JOBS_CORPUS") or REPO.parent / "shared" / "corpus")
+
+
+def procfile_worker_command():
+    for line in (REPO / "Procfile").read_text().splitlines():
+        if line.startswith("worker:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("Procfile has no worker line")
+
+
+def make_png(path, width=8, height=8):
+    """A valid grey PNG, written without any imaging library."""
+    raw = b"".join(b"\0" + bytes([128]) * width for _ in range(height))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    path = Path(path)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+class Env(dict):
+    """Environment of the CLI and consumers of one test."""
+
+    def run(self, *args, timeout=60, check_json=True):
+        """Run ``astro-jobs ARGS``; return (exit code, parsed JSON or text, stderr)."""
+        proc = subprocess.run(["astro-jobs", *map(str, args)], env=self, capture_output=True,
+                              text=True, timeout=timeout)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        out = proc.stdout
+        if check_json:
+            lines = out.strip().splitlines()
+            assert len(lines) == 1, f"expected one JSON line, got {out!r}"
+            out = json.loads(lines[0])
+            assert isinstance(out, dict)
+            assert out["ok"] is (proc.returncode == 0), out
+        return proc.returncode, out, proc.stderr
+
+    def submit(self, image, *extra):
+        code, out, err = self.run("submit", "--image", image, *extra)
+        assert code == 0, (out, err)
+        return out["job_id"]
+
+    def status(self, job_id):
+        code, out, _ = self.run("status", "--job-id", job_id)
+        assert code == 0, out
+        return out
+
+    def wait(self, job_id, timeout=60):
+        code, out, _ = self.run("wait", "--job-id", job_id, "--timeout", timeout,
+                                timeout=timeout + 30)
+        assert code == 0, out
+        return out
+
+    def wait_for(self, job_id, predicate, timeout=30, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(job_id)
+            if predicate(status):
+                return status
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id}: {what} not reached in {timeout} s: {status}")
+
+    @property
+    def jobs_dir(self):
+        return Path(self["JOBS_DIR"])
+
+    def job_folders(self):
+        return sorted(p.name for p in self.jobs_dir.iterdir() if p.is_dir()) \
+            if self.jobs_dir.exists() else []
+
+    def consumer(self, workers=2, **extra_env):
+        return Consumer(Env(self, **extra_env), workers)
+
+
+class Consumer:
+    """A real ``huey_consumer`` started with the Procfile's command."""
+
+    def __init__(self, env, workers=2, log_path=None):
+        self.env = Env(env, ASTRO_JOBS_WORKERS=str(workers))
+        self.log_path = log_path or env.jobs_dir.parent / f"consumer-{time.monotonic_ns()}.log"
+        env.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        # exec: the consumer itself is the child, so signals reach it directly.
+        self.proc = subprocess.Popen(["bash", "-c", "exec " + procfile_worker_command()],
+                                     cwd=REPO, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_started()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def wait_started(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b"Huey consumer started" in self.log_path.read_bytes():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"consumer exited: {self.log_path.read_text()}")
+            time.sleep(0.02)
+        raise AssertionError("consumer did not start")
+
+    def send(self, signum):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def stop(self, signum=signal.SIGINT, timeout=30):
+        self.send(signum)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+    def kill(self):
+        self.send(signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def output(self):
+        return self.log_path.read_text(errors="replace")
+
+
+def processes_with_env(marker):
+    """Pids of live processes whose environment holds ``marker``."""
+    found = []
+    needle = marker.encode()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X"):
+                    continue
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def wait_until(predicate, timeout=10, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def python_snippet(code, env):
+    """Run Python code in a fresh interpreter with ``env``; return its stdout."""
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def max_overlap(intervals):
+    """The most (start, end) intervals open at one moment."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+                    key=lambda ev: (ev[0], ev[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+# -- redis-server on 127.0.0.1 --------------------------------------------------
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_command(port, *args):
+    """Send one command in RESP and return the raw reply (no client library)."""
+    payload = f"*{len(args)}\r\n".encode()
+    for arg in args:
+        data = str(arg).encode()
+        payload += b"$%d\r\n%s\r\n" % (len(data), data)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        if reply.startswith(b"$"):  # bulk string: read until the whole body is in
+            size = int(reply[1:reply.index(b"\r\n")])
+            while size >= 0 and len(reply) < reply.index(b"\r\n") + 2 + size + 2:
+                reply += sock.recv(65536)
+        return reply
+
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1, without persistence."""
+
+    def __init__(self, folder):
+        if REDIS_SERVER is None:
+            raise RuntimeError("redis-server not found: run scripts/install-deps.sh")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def pong():
+            try:
+                return redis_command(self.port, "PING").startswith(b"+PONG")
+            except OSError:
+                return self.proc.poll() is not None  # died: stop waiting
+        if not wait_until(pong, timeout=15) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError("redis-server did not start")
+
+    url = property(lambda self: f"redis://127.0.0.1:{self.port}/0")
+
+    def command(self, *args):
+        return redis_command(self.port, *args)
+
+    def blocked_pops(self):
+        """How many clients sit in BZPOPMIN (idle workers) right now."""
+        return self.command("CLIENT", "LIST").count(b"cmd=bzpopmin")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
