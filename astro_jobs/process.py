@@ -84,13 +84,8 @@ def signal_group(pgid, signum):
         return True
 
 
-def group_members(pgid):
-    """Pids of the live (not zombie) processes in group ``pgid``.
-
-    ``killpg(pgid, 0)`` also succeeds for zombies, which an init that reaps
-    slowly leaves around, so membership is read from /proc.
-    """
-    members = []
+def _live_processes():
+    """(pid, process group) of every process that is not a zombie, from /proc."""
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -101,9 +96,17 @@ def group_members(pgid):
             except OSError:
                 continue
             # After the command name: state, ppid, pgrp.
-            if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                members.append(int(entry.name))
-    return members
+            if fields[0] not in (b"Z", b"X"):
+                yield int(entry.name), int(fields[2])
+
+
+def group_members(pgid):
+    """Pids of the live (not zombie) processes in group ``pgid``.
+
+    ``killpg(pgid, 0)`` also succeeds for zombies, which an init that reaps
+    slowly leaves around, so membership is read from /proc.
+    """
+    return [pid for pid, group in _live_processes() if group == pgid]
 
 
 def group_alive(pgid):
@@ -145,20 +148,13 @@ def groups_marked(marker):
     """
     needle = marker.encode()
     groups = set()
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                    if needle not in handle.read().split(b"\0"):
-                        continue
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] not in (b"Z", b"X"):
-                groups.add(int(fields[2]))
+    for pid, group in _live_processes():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    groups.add(group)
+        except OSError:
+            continue
     return groups
 
 
