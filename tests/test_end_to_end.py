@@ -1,0 +1,51 @@
+"""The whole path with the bundled extractor: CLI -> queue -> consumer ->
+solve-field -> result, on the sample image of tests/data (no corpus needed)."""
+import json
+import math
+import time
+
+from support import SAMPLE_IMAGE
+
+# apod4.jpg as measured with solve-field 0.93 and the Tycho-2 indexes
+# (shared corpus, expected.json); the sample is a verbatim copy.
+EXPECTED = {"ra": 187.1850, "dec": 56.7134, "width": 33.15}
+
+
+def angular_distance(ra1, dec1, ra2, dec2):
+    ra1, dec1, ra2, dec2 = map(math.radians, (ra1, dec1, ra2, dec2))
+    cos = (math.sin(dec1) * math.sin(dec2)
+           + math.cos(dec1) * math.cos(dec2) * math.cos(ra1 - ra2))
+    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
+
+
+def test_the_bundled_extractor_solves_the_sample_through_a_consumer(env, consumers):
+    del env["ASTRO_EXTRACT_BIN"]  # the default: the bundled extractor
+    consumers(env)
+    job_id = env.submit(SAMPLE_IMAGE)
+    stages = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = env.status(job_id)
+        if status["stage"] and status["stage"] not in stages:
+            stages.append(status["stage"])
+        if status["state"] in ("done", "error", "cancelled"):
+            break
+        time.sleep(0.05)
+    assert status["state"] == "done", (status, (env.jobs_dir / job_id / "task.log").read_text())
+    assert "solving" in stages, stages
+
+    code, text, _ = env.run("result", "--job-id", job_id, check_json=False)
+    assert code == 0
+    result = json.loads(text)
+    assert result["solved"] is True
+    calibration = result["calibration"]
+    error = angular_distance(calibration["ra"], calibration["dec"],
+                             EXPECTED["ra"], EXPECTED["dec"])
+    assert error < 0.02 * EXPECTED["width"], (calibration, error)
+    assert abs(calibration["field_width_deg"] - EXPECTED["width"]) < 0.05 * EXPECTED["width"]
+    assert "Ursa Major" in result["objects_in_field"]
+    output = env.jobs_dir / job_id / "output"
+    for name in result["files"].values():
+        assert (output / name).is_file(), name
+    assert (output / result["files"]["wcs"]).read_bytes()[:6] == b"SIMPLE"
+    assert (output / result["files"]["annotated"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
