@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from . import annotate, metadata, plan, progress, result, solver, stars
+from . import annotate, metadata, plan, result, solver, stars
 from .image import UnreadableImage, read_image
 from .progress import enter_stage, log
 
@@ -77,65 +77,68 @@ def _extract(args, started, deadline, out_dir, workdir):
 
     enter_stage("detecting_stars")
     detections = _Detections(image, workdir, stars.choose_downsample(image.width, image.height, args.downsample))
-    found, ordered = detections.get(0)
-    star_info = {"detected": int(len(found)), "matched": 0, "used": int(len(ordered)),
-                 "downsample": detections.factors[0]}
+    star_info = detections.summary(0)
 
     user = (args.scale_low, args.scale_high, args.scale_units) if args.scale_low is not None else None
     attempts, hints = plan.make_plan(image.width, image.height, user=user, meta=meta)
     solver_info = {"engine": "astrometry.net solve-field", "version": solver.solver_version(), "index": None}
-    timing = {"total_s": None, "solve_s": 0.0}
-    files = {}
+    timing = {"total_s": None, "solve_s": 0.0, "attempts": 0}
     outcome = None
-    if len(ordered) >= MIN_STARS:
+    if star_info["used"] >= MIN_STARS:
         enter_stage("solving")
-        outcome, timing["solve_s"], tried = _search(detections, image, attempts, deadline, workdir)
-        timing["attempts"] = tried
+        outcome, timing["solve_s"], timing["attempts"] = _search(detections, image, attempts, deadline, workdir)
     else:
-        log("too few stars (%d) to solve" % len(ordered))
-    solution = None
-    if outcome is not None and outcome.solved:
-        enter_stage("annotating")
-        wcs_path = os.path.join(out_dir, "wcs.fits")
-        shutil.copyfile(outcome.wcs_path, wcs_path)
-        files["wcs"] = "wcs.fits"
-        names, annotations = annotate.objects(wcs_path)
-        solution = {"calibration": annotate.calibration(wcs_path),
-                    "objects_in_field": names, "annotations": annotations}
-        if annotate.annotated_png(image, wcs_path, os.path.join(out_dir, "annotated.png"), workdir):
-            files["annotated"] = "annotated.png"
-        star_info["matched"] = outcome.matched
-        star_info["downsample"] = outcome.downsample
-        solver_info["index"] = outcome.index
-        hints["solved_with"] = outcome.attempt_label
+        log("too few stars (%d) to solve" % star_info["used"])
+    if outcome is None:
+        return result.assemble(info, meta, hints, star_info, None, {}, solver_info, timing)
+    enter_stage("annotating")
+    solution, files = _describe(outcome, image, out_dir, workdir)
+    star_info = dict(detections.summary(outcome.detection), matched=outcome.matched)
+    solver_info["index"] = outcome.index
+    hints["solved_with"] = outcome.attempt_label
     return result.assemble(info, meta, hints, star_info, solution, files, solver_info, timing)
 
 
+def _describe(outcome, image, out_dir, workdir):
+    """Keep the WCS and say what it means: (solution, files)."""
+    wcs_path = os.path.join(out_dir, "wcs.fits")
+    shutil.copyfile(outcome.wcs_path, wcs_path)
+    files = {"wcs": "wcs.fits"}
+    names, annotations = annotate.objects(wcs_path)
+    solution = {"calibration": annotate.calibration(wcs_path),
+                "objects_in_field": names, "annotations": annotations}
+    if annotate.annotated_png(image, wcs_path, os.path.join(out_dir, "annotated.png"), workdir):
+        files["annotated"] = "annotated.png"
+    return solution, files
+
+
 class _Detections:
-    """Star lists per downsample factor, detected on first use."""
+    """Star lists per downsample factor (best first), detected on first use."""
 
     def __init__(self, image, workdir, factors):
         self.image, self.workdir, self.factors = image, workdir, factors
         self._done = {}
 
     def get(self, which):
-        which = min(which, len(self.factors) - 1)
-        if which not in self._done:
-            factor = self.factors[which]
+        """(factor, stars found, stars ordered for the solver, xylist path)."""
+        factor = self.factors[min(which, len(self.factors) - 1)]
+        if factor not in self._done:
             found = stars.detect_stars(self.image, self.workdir, factor)
             ordered = stars.solver_order(found)
             log("detected %d stars (downsample %d)" % (len(found), factor))
             path = os.path.join(self.workdir, "stars-%d.xy.fits" % factor)
             stars.write_xylist(ordered, path, self.image.width, self.image.height)
-            self._done[which] = (found, ordered, path)
-        return self._done[which][:2]
+            self._done[factor] = (factor, found, ordered, path)
+        return self._done[factor]
 
-    def xylist(self, which):
-        self.get(which)
-        return self._done[min(which, len(self.factors) - 1)][2], self.factors[min(which, len(self.factors) - 1)]
+    def summary(self, which):
+        factor, found, ordered, _ = self.get(which)
+        return {"detected": int(len(found)), "matched": 0, "used": int(len(ordered)),
+                "downsample": factor}
 
 
 def _search(detections, image, attempts, deadline, workdir):
+    """Run attempts in order until one solves: (outcome or None, seconds, count)."""
     indexes = solver.list_indexes()
     spent, tried = 0.0, 0
     for attempt in attempts:
@@ -143,8 +146,8 @@ def _search(detections, image, attempts, deadline, workdir):
         if remaining < 0.5:
             log("search stopped: job deadline reached")
             break
-        xylist, factor = detections.xylist(attempt.detection)
-        if len(detections.get(attempt.detection)[1]) < MIN_STARS:
+        _, _, ordered, xylist = detections.get(attempt.detection)
+        if len(ordered) < MIN_STARS:
             continue
         attempt.budget_s = min(attempt.budget_s, remaining)
         outcome = solver.run_attempt(xylist, image.width, image.height, attempt, workdir, indexes)
@@ -152,7 +155,7 @@ def _search(detections, image, attempts, deadline, workdir):
         tried += 1
         if outcome.solved:
             outcome.attempt_label = attempt.label
-            outcome.downsample = factor
+            outcome.detection = attempt.detection
             return outcome, round(spent, 3), tried
     return None, round(spent, 3), tried
 
