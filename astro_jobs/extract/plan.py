@@ -14,9 +14,9 @@ BLIND_BANDS = [(0.7, 1.6), (3.3, 7.5), (1.5, 3.5), (7.0, 16.0), (15.0, 36.0), (0
 # detection 0 is the preferred downsample, 1 the fall-back (stars.py). A
 # right band solves in well under a second on the corpus; the later, longer
 # passes are for crowded or faint fields needing more stars looked at.
-# The sum (about 80 s) bounds the search for an unsolvable image, as
+# The sum (about 57 s) bounds the search for an unsolvable image, as
 # solve-field's own cpulimit does.
-PASSES = ((0, 0.5), (0, 2.5), (1, 2.5), (0, 8.0))
+PASSES = ((0, 0.5), (0, 2.5), (1, 2.5), (0, 4.0))
 # How far a header's pointing may be off, at least, in degrees.
 MIN_POSITION_RADIUS = 2.0
 # Relative slack around a scale derived from metadata: 35 mm-equivalent
