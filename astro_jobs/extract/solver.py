@@ -12,6 +12,8 @@ import re
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from .progress import log
 
@@ -23,18 +25,19 @@ QUAD_SIZE_MIN = 0.1
 _current = {"proc": None}
 
 
+@dataclass(repr=False)
 class Attempt:
     """One scale band (degwidth unless told) and optional pointing, with a wall budget."""
 
-    def __init__(self, label, scale_low, scale_high, units="degwidth", budget_s=10.0,
-                 ra=None, dec=None, radius=None, detection=0):
-        self.label = label
-        self.detection = detection
-        self.scale_low = scale_low
-        self.scale_high = scale_high
-        self.units = units
-        self.budget_s = budget_s
-        self.ra, self.dec, self.radius = ra, dec, radius
+    label: str
+    scale_low: float
+    scale_high: float
+    units: str = "degwidth"
+    budget_s: float = 10.0
+    ra: Optional[float] = None
+    dec: Optional[float] = None
+    radius: Optional[float] = None
+    detection: int = 0
 
     def __repr__(self):
         where = "" if self.ra is None else " near %.2f,%.2f r=%.1f" % (self.ra, self.dec, self.radius)
@@ -42,14 +45,18 @@ class Attempt:
                                                    self.units, where, self.detection, self.budget_s)
 
 
+@dataclass
 class Outcome:
-    def __init__(self, solved, wcs_path=None, index=None, matched=None, seconds=0.0, timed_out=False):
-        self.solved = solved
-        self.wcs_path = wcs_path
-        self.index = index
-        self.matched = matched
-        self.seconds = seconds
-        self.timed_out = timed_out
+    """What one attempt found; the search adds which attempt it was."""
+
+    solved: bool
+    wcs_path: Optional[str] = None
+    index: Optional[str] = None
+    matched: Optional[int] = None
+    seconds: float = 0.0
+    timed_out: bool = False
+    attempt_label: Optional[str] = None
+    detection: Optional[int] = None
 
 
 def index_dirs(config=DEFAULT_CONFIG):
