@@ -1,7 +1,9 @@
 """Every environment variable astro-jobs reads, in one place.
 
 Read on each call, not at import, so one process (a test, a backend) can
-change the environment between calls and be obeyed.
+change the environment between calls and be obeyed. ASTRO_JOBS_WORKERS is
+the one exception: it sizes the consumer, so the Procfile and the systemd
+unit pass it to huey_consumer's --workers.
 """
 import math
 import os
@@ -41,10 +43,6 @@ def jobs_dir():
 def extract_bin():
     """The extractor program, or None for the bundled one."""
     return _env("ASTRO_EXTRACT_BIN")
-
-
-def workers():
-    return _number("ASTRO_JOBS_WORKERS", 2, int, 1)
 
 
 def queue_url():

@@ -104,9 +104,6 @@ class Job:
     def input_file(self, status):
         return self.input_dir / status["input"]["file"]
 
-    def exists(self):
-        return self.status_path.is_file()
-
 
 def iter_jobs():
     """Every job folder in JOBS_DIR, in no particular order."""

@@ -67,10 +67,6 @@ class Registry:
         with self._lock:
             return job_id in self._runs
 
-    def __len__(self):
-        with self._lock:
-            return len(self._runs)
-
 
 RUNNING = Registry()
 
