@@ -153,13 +153,18 @@ def interrupt_running(job_id):
 def prune(older_than_seconds):
     """Remove terminal jobs that finished more than ``older_than_seconds`` ago."""
     cutoff = time.time() - older_than_seconds
+
+    def expired(status):
+        ended = status.get("finished_at") or status["updated_at"]
+        return status["state"] in TERMINAL and parse_iso(ended) < cutoff
+
     removed = 0
     for job in jobdir.iter_jobs():
         try:
+            if not expired(jobdir.read_status(job)):
+                continue  # most jobs: decided without taking the lock
             with jobdir.locked(job):
-                status = jobdir.read_status(job)
-                ended = status.get("finished_at") or status["updated_at"]
-                if status["state"] in TERMINAL and parse_iso(ended) < cutoff:
+                if expired(jobdir.read_status(job)):
                     removed += jobdir.remove(job)
         except AstroJobsError:
             continue  # removed by someone else meanwhile
