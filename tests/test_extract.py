@@ -2,7 +2,8 @@
 
 Corpus images come from $ASTRO_JOBS_CORPUS or ../shared/corpus next to the
 repository (as bench/solve.py finds them); tests needing them skip when it
-is absent. Variants (PNG, 16-bit TIFF, FITS, rotated/mirrored/cropped,
+is absent. Variants (PNG, 16-bit grey and colour TIFF, FITS, rescaled,
+rotated/mirrored/cropped,
 EXIF-tagged) are made from the corpus in tmp_path.
 """
 import json
@@ -133,6 +134,38 @@ def test_16bit_grey_tiff_solves(tmp_path):
     assert code == 0, err
     assert doc["image"]["format"] == "TIFF" and doc["image"]["bits_per_sample"] == 16
     assert_matches(doc, expected("apod3.jpg"))
+
+
+@needs_corpus
+@needs_solver
+def test_16bit_colour_tiff_solves(tmp_path):
+    """Pillow cannot write 16-bit RGB TIFF; netpbm (a set-up package) can."""
+    rgb = np.asarray(Image.open(corpus("apod2.jpg")).convert("RGB"), dtype=np.uint16) * 257
+    ppm = tmp_path / "apod2.ppm"
+    ppm.write_bytes(b"P6\n%d %d\n65535\n" % (rgb.shape[1], rgb.shape[0])
+                    + rgb.astype(">u2").tobytes())
+    tiff = tmp_path / "apod2-16bit-rgb.tif"
+    with open(tiff, "wb") as out:
+        subprocess.run(["pnmtotiff", str(ppm)], stdout=out, check=True,
+                       stderr=subprocess.DEVNULL)
+    code, doc, err = extract(tiff, tmp_path / "out")
+    assert code == 0, err
+    assert doc["image"]["format"] == "TIFF"
+    assert_matches(doc, expected("apod2.jpg"))
+
+
+@needs_corpus
+@needs_solver
+def test_rescaled_variant_solves(tmp_path):
+    ref = expected("apod3.jpg")
+    im = Image.open(corpus("apod3.jpg"))
+    small = im.resize((im.width * 3 // 5, im.height * 3 // 5), Image.LANCZOS)
+    variant = tmp_path / "apod3-60pct.jpg"
+    small.save(variant, quality=92)
+    code, doc, err = extract(variant, tmp_path / "out")
+    assert code == 0, err
+    assert doc["image"]["width"] == small.width
+    assert_matches(doc, ref)
 
 
 @needs_corpus
