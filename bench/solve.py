@@ -11,7 +11,6 @@ the repository.
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import statistics
@@ -21,17 +20,9 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from support import CORPUS, separation_deg  # noqa: E402
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".fits", ".fit")
-
-
-def default_corpus():
-    return os.environ.get("ASTRO_JOBS_CORPUS") or os.path.join(REPO, "..", "shared", "corpus")
-
-
-def separation_deg(ra1, dec1, ra2, dec2):
-    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
-    cos = math.sin(d1) * math.sin(d2) + math.cos(d1) * math.cos(d2) * math.cos(r1 - r2)
-    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
 def run_extractor(image, workdir, timeout):
@@ -81,7 +72,7 @@ def describe(centre, expect):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default=default_corpus())
+    parser.add_argument("--corpus", default=str(CORPUS))
     parser.add_argument("--plain-limit", type=float, default=300.0,
                         help="wall seconds per image for plain solve-field (default 300)")
     parser.add_argument("--timeout", type=float, default=600.0,

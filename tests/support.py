@@ -5,6 +5,7 @@ No pytest here, so bench/ scripts can import it too. Consumers are started
 with the Procfile's own worker command: what a deployment runs.
 """
 import json
+import math
 import os
 import shutil
 import socket
@@ -19,7 +20,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STAND_IN = REPO / "tests" / "stand_in_extractor.py"
 SAMPLE_IMAGE = REPO / "tests" / "data" / "sample" / "apod4.jpg"
+# The shared sky images with expected.json; beside the repository unless told.
 CORPUS = Path(os.environ.get("ASTRO_JOBS_CORPUS") or REPO.parent / "shared" / "corpus")
+
+
+def separation_deg(ra1, dec1, ra2, dec2):
+    """Angle between two sky positions, all in degrees."""
+    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
+    cos = math.sin(d1) * math.sin(d2) + math.cos(d1) * math.cos(d2) * math.cos(r1 - r2)
+    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
 
 
 def procfile_worker_command():
@@ -85,6 +94,16 @@ class Env(dict):
                 return status
             time.sleep(0.05)
         raise AssertionError(f"job {job_id}: {what} not reached in {timeout} s: {status}")
+
+    def watch_stages(self, job_id, timeout=30):
+        """Poll until the job is terminal: (final status, stages seen, in order)."""
+        seen = []
+
+        def terminal(status):
+            if status["stage"] and status["stage"] not in seen:
+                seen.append(status["stage"])
+            return status["state"] in ("done", "error", "cancelled")
+        return self.wait_for(job_id, terminal, timeout, "a terminal state"), seen
 
     @property
     def jobs_dir(self):

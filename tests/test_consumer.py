@@ -131,15 +131,8 @@ def test_cancel_of_a_finished_job_is_refused(env, images, consumers):
 def test_status_shows_the_extractor_stage(env, images, consumers):
     consumers(env)
     job_id = env.submit(images("stages"))
-    seen = []
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        status = env.status(job_id)
-        if status["stage"] and status["stage"] not in seen:
-            seen.append(status["stage"])
-        if status["state"] == "done":
-            break
-        time.sleep(0.05)
+    status, seen = env.watch_stages(job_id, timeout=20)
+    assert status["state"] == "done"
     assert seen[:1] == ["reading"] and "solving" in seen and seen[-1] == "annotating", seen
 
 

@@ -1,36 +1,19 @@
 """The whole path with the bundled extractor: CLI -> queue -> consumer ->
 solve-field -> result, on the sample image of tests/data (no corpus needed)."""
 import json
-import math
-import time
 
-from support import SAMPLE_IMAGE
+from support import SAMPLE_IMAGE, separation_deg
 
 # apod4.jpg as measured with solve-field 0.93 and the Tycho-2 indexes
 # (shared corpus, expected.json); the sample is a verbatim copy.
 EXPECTED = {"ra": 187.1850, "dec": 56.7134, "width": 33.15}
 
 
-def angular_distance(ra1, dec1, ra2, dec2):
-    ra1, dec1, ra2, dec2 = map(math.radians, (ra1, dec1, ra2, dec2))
-    cos = (math.sin(dec1) * math.sin(dec2)
-           + math.cos(dec1) * math.cos(dec2) * math.cos(ra1 - ra2))
-    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
-
-
 def test_the_bundled_extractor_solves_the_sample_through_a_consumer(env, consumers):
     del env["ASTRO_EXTRACT_BIN"]  # the default: the bundled extractor
     consumers(env)
     job_id = env.submit(SAMPLE_IMAGE)
-    stages = []
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        status = env.status(job_id)
-        if status["stage"] and status["stage"] not in stages:
-            stages.append(status["stage"])
-        if status["state"] in ("done", "error", "cancelled"):
-            break
-        time.sleep(0.05)
+    status, stages = env.watch_stages(job_id, timeout=180)
     assert status["state"] == "done", (status, (env.jobs_dir / job_id / "task.log").read_text())
     assert "solving" in stages, stages
 
@@ -39,7 +22,7 @@ def test_the_bundled_extractor_solves_the_sample_through_a_consumer(env, consume
     result = json.loads(text)
     assert result["solved"] is True
     calibration = result["calibration"]
-    error = angular_distance(calibration["ra"], calibration["dec"],
+    error = separation_deg(calibration["ra"], calibration["dec"],
                              EXPECTED["ra"], EXPECTED["dec"])
     assert error < 0.02 * EXPECTED["width"], (calibration, error)
     assert abs(calibration["field_width_deg"] - EXPECTED["width"]) < 0.05 * EXPECTED["width"]

@@ -6,7 +6,6 @@ is absent. Variants (PNG, 16-bit grey and colour TIFF, FITS, rescaled,
 rotated/mirrored/cropped, EXIF-tagged) are made from the corpus in tmp_path.
 """
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -17,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPUS = os.environ.get("ASTRO_JOBS_CORPUS") or os.path.join(REPO, "..", "shared", "corpus")
-EXPECTED_PATH = os.path.join(CORPUS, "expected.json")
+from support import CORPUS, REPO, separation_deg
+
+EXPECTED_PATH = CORPUS / "expected.json"
 
 needs_corpus = pytest.mark.skipif(
     not os.path.exists(EXPECTED_PATH),
@@ -34,14 +33,14 @@ def expected(name):
 
 
 def corpus(name):
-    return os.path.join(CORPUS, name)
+    return str(CORPUS / name)
 
 
 def extract(image, out_dir, *extra, env_extra=None):
     """Run the extractor as the runner does; return (exit code, result or None, stderr)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / "result.json"
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("ASTRO_JOBS_STAGE_FILE", None)
     env.update(env_extra or {})
     proc = subprocess.run(
@@ -50,12 +49,6 @@ def extract(image, out_dir, *extra, env_extra=None):
         cwd=out_dir, env=env, capture_output=True, text=True, timeout=300)
     doc = json.loads(output.read_text(encoding="utf-8")) if output.exists() else None
     return proc.returncode, doc, proc.stderr
-
-
-def separation_deg(ra1, dec1, ra2, dec2):
-    r1, d1, r2, d2 = map(math.radians, (ra1, dec1, ra2, dec2))
-    cos = math.sin(d1) * math.sin(d2) + math.cos(d1) * math.cos(d2) * math.cos(r1 - r2)
-    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
 
 
 def assert_matches(doc, ref, width=None, height=None):
