@@ -9,12 +9,12 @@ import glob
 import math
 import os
 import re
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import process
 from .progress import log
 
 DEFAULT_CONFIG = "/etc/astrometry.cfg"
@@ -175,34 +175,24 @@ def _run_bounded(argv, log_path, budget_s):
         proc = subprocess.Popen(argv, stdout=logfh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         _current["proc"] = proc
+        # A pidfd wakes us the moment solve-field exits (Popen.wait with a
+        # timeout polls in sleeps of up to 50 ms, on every attempt).
+        watch = process.Watch(proc)
         try:
-            proc.wait(timeout=budget_s)
-            return False
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
+            if watch.wait(budget_s) is not None:
+                return False
+            process.kill_group(proc.pid, proc, grace=1.0)
             return True
         finally:
+            watch.close()
             _current["proc"] = None
-
-
-def kill_group(proc, grace_s=1.0):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def kill_running():
     """Stop the attempt in flight, if any (used when we are terminated)."""
     proc = _current["proc"]
     if proc is not None and proc.poll() is None:
-        kill_group(proc, grace_s=0.5)
+        process.kill_group(proc.pid, proc, grace=0.5)
 
 
 def read_outcome(workdir, log_path):
