@@ -103,7 +103,9 @@ class Sweeper:
         counts = {"requeued": 0, "reenqueued": 0}
         in_queue = None
         now = time.time()
+        present = set()
         for job in jobdir.iter_jobs():
+            present.add(job.job_id)
             if job.job_id in self.finished:
                 continue
             try:
@@ -123,7 +125,7 @@ class Sweeper:
                         counts["reenqueued"] += 1
             except AstroJobsError as exc:
                 logger.warning("sweep: job %s: %s", job.job_id, exc)
-        self.finished &= {job.job_id for job in jobdir.iter_jobs()}
+        self.finished &= present  # forget pruned jobs
         jobdir.remove_leftovers(LEFTOVER_SECONDS)
         if any(counts.values()):
             logger.warning("sweep: %s", counts)
