@@ -6,7 +6,7 @@ For each corpus image: the extractor's wall time (no hints), whether it
 solved, its centre error against expected.json in % of the field width;
 then the same for plain `solve-field IMG --dir D` (defaults otherwise) with
 a wall limit, counted as the limit when hit. Prints median and totals.
-Corpus: --corpus, else $ASTRO_JOBS_CORPUS, else ../shared/corpus next to
+Corpus: --corpus, else tests/data/corpus of
 the repository.
 """
 import argparse

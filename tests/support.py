@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STAND_IN = REPO / "tests" / "stand_in_extractor.py"
 SAMPLE_IMAGE = REPO / "tests" / "data" / "sample" / "apod4.jpg"
-# The shared sky images with expected.json; beside the repository unless told.
-CORPUS = Path(os.environ.get("ASTRO_JOBS_CORPUS") or REPO.parent / "shared" / "corpus")
+# The sky images with expected.json (astrometry.net's demo set, see CREDITS).
+CORPUS = REPO / "tests" / "data" / "corpus"
 
 
 def separation_deg(ra1, dec1, ra2, dec2):

@@ -1,8 +1,6 @@
 """The bundled extractor on real sky images with the real solve-field.
 
-Corpus images come from $ASTRO_JOBS_CORPUS or ../shared/corpus next to the
-repository (as bench/solve.py finds them); tests needing them skip when it
-is absent. Variants (PNG, 16-bit grey and colour TIFF, FITS, rescaled,
+Corpus images live in tests/data/corpus (see its CREDITS). Variants (PNG, 16-bit grey and colour TIFF, FITS, rescaled,
 rotated/mirrored/cropped, EXIF-tagged) are made from the corpus in tmp_path.
 """
 import json
