@@ -28,8 +28,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from support import (STAND_IN, RedisServer, make_png, procfile_worker_command,  # noqa: E402
-                     redis_command, wait_until)
+from support import (  # noqa: E402
+    STAND_IN,
+    RedisServer,
+    make_png,
+    procfile_worker_command,
+    redis_command,
+    wait_until,
+)
 
 from astro_jobs.timefmt import parse_iso as epoch  # noqa: E402
 

@@ -3,7 +3,6 @@ import os
 import signal
 
 import pytest
-
 from support import STAND_IN, Env, make_png
 
 

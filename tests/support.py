@@ -8,8 +8,8 @@ import json
 import math
 import os
 import shutil
-import socket
 import signal
+import socket
 import struct
 import subprocess
 import sys

@@ -6,9 +6,15 @@ import subprocess
 import time
 
 import pytest
-
-from support import (REPO, STAND_IN, make_png, max_overlap, processes_with_env, python_snippet,
-                     wait_until)
+from support import (
+    REPO,
+    STAND_IN,
+    make_png,
+    max_overlap,
+    processes_with_env,
+    python_snippet,
+    wait_until,
+)
 
 
 def _pid_alive(pid):
