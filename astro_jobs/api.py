@@ -21,6 +21,7 @@ MAX_TIMEOUT = 7 * 86400
 MAX_DOWNSAMPLE = 64
 PRIORITY_RANGE = (-1000, 1000)
 DEFAULT_LIST_LIMIT = 100
+STATES = tuple(s.value for s in State)
 WAIT_POLL_SECONDS = 0.05
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -266,9 +267,22 @@ def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
                 return {"ok": True, **current}
             last_mtime = mtime
         if deadline is not None and time.monotonic() >= deadline:
-            raise NotReady(f"the job is still {current['state']} after {timeout:g} s",
-                           code="wait_timeout", state=current["state"])
+            alive = consumers_alive()
+            raise NotReady(f"the job is still {current['state']} after {timeout:g} s"
+                           + ("" if alive else f"; {NO_CONSUMER}"),
+                           code="wait_timeout", state=current["state"],
+                           consumers_alive=alive)
         time.sleep(poll)
+
+
+NO_CONSUMER = ("no consumer is alive for this JOBS_DIR: start one (the Procfile's worker "
+               "or the systemd unit) and the job will run")
+
+
+def consumers_alive():
+    """How many consumers of this JOBS_DIR beat recently (see consumers.py)."""
+    from .consumers import alive_count
+    return alive_count()
 
 
 def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):

@@ -28,7 +28,8 @@ def fail(message, code, exit_code, hint=None):
     return exit_code
 
 
-job_id_option = click.option("--job-id", required=True, help="32 lowercase hex digits.")
+job_id_option = click.option("--job-id", required=True, metavar="ID",
+                             help="The job id submit printed (32 lowercase hex digits).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,12 +47,12 @@ def cli():
 @cli.command()
 @click.option("--image", required=True, type=click.Path(dir_okay=True, allow_dash=False),
               help="The image to analyse (JPEG, PNG, TIFF or FITS); it is copied.")
-@click.option("--scale-low", help="Lower bound of the image scale.")
-@click.option("--scale-high", help="Upper bound of the image scale.")
+@click.option("--scale-low", metavar="NUMBER", help="Lower bound of the image scale.")
+@click.option("--scale-high", metavar="NUMBER", help="Upper bound of the image scale.")
 @click.option("--scale-units", type=SCALE_UNITS, help="Unit of the bounds (degwidth).")
-@click.option("--downsample", help="solve-field's downsample factor.")
-@click.option("--timeout", help="Wall-clock limit of the job in seconds (600).")
-@click.option("--priority", help="Higher runs first (default 0).")
+@click.option("--downsample", metavar="INTEGER", help="solve-field's downsample factor (1-64).")
+@click.option("--timeout", metavar="SECONDS", help="Wall-clock limit of the job (600).")
+@click.option("--priority", metavar="INTEGER", help="Higher runs first, -1000 to 1000 (0).")
 def submit(image, **params):
     """Queue an image; print the job id.
 
@@ -96,7 +97,7 @@ def result(job_id):
 
 @cli.command()
 @job_id_option
-@click.option("--timeout", help="Give up after this many seconds (exit 4).")
+@click.option("--timeout", metavar="SECONDS", help="Give up after this long (exit 4).")
 def wait(job_id, timeout):
     """Wait until the job is done, failed or cancelled; print its status.
 
@@ -104,6 +105,8 @@ def wait(job_id, timeout):
     Example:
       astro-jobs wait --job-id 9b1c... --timeout 300
     """
+    if api.status(job_id)["state"] in ("queued", "processing") and not api.consumers_alive():
+        click.echo(f"astro-jobs: {api.NO_CONSUMER}", err=True)
     emit(api.wait(job_id, timeout))
 
 
@@ -121,7 +124,8 @@ def cancel(job_id):
 
 
 @cli.command(name="list")
-@click.option("--state", help="Only jobs in this state.")
+@click.option("--state", metavar="STATE",
+              help=f"Only jobs in this state: {', '.join(api.STATES)}.")
 @click.option("--limit", default=api.DEFAULT_LIST_LIMIT, show_default=True,
               help="At most this many jobs.")
 def list_(state, limit):
@@ -136,7 +140,7 @@ def list_(state, limit):
 
 @cli.command()
 @job_id_option
-@click.option("--tail", help="Only the last N lines.")
+@click.option("--tail", metavar="N", help="Only the last N lines.")
 def logs(job_id, tail):
     """Print the job's task.log (the extractor's output) as text.
 
@@ -148,7 +152,8 @@ def logs(job_id, tail):
 
 
 @cli.command()
-@click.option("--older-than", required=True, help="Age such as 30s, 12h or 7d.")
+@click.option("--older-than", required=True, metavar="DURATION",
+              help="Age with a unit: s, m, h, d or w (30s, 12h, 7d).")
 def prune(older_than):
     """Remove finished jobs (done, error, cancelled) older than a duration.
 
@@ -161,11 +166,15 @@ def prune(older_than):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        # click 8.2 raises NoArgsIsHelpError here, earlier versions print the
+        # help and exit 0: decided here, the outcome is the same everywhere.
+        with click.Context(cli, info_name="astro-jobs") as ctx:
+            return fail("no command given", "usage", 2, cli.get_help(ctx))
     try:
         code = cli.main(args=argv, prog_name="astro-jobs", standalone_mode=False)
         return code if isinstance(code, int) else 0
-    except click.exceptions.NoArgsIsHelpError as exc:
-        return fail("no command given", "usage", 2, exc.format_message())
     except click.UsageError as exc:
         hint = exc.ctx.get_usage() if exc.ctx else None
         return fail(exc.format_message(), "usage", 2, hint)

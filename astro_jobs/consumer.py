@@ -1,7 +1,10 @@
 """Everything a consumer process loads: the job task, periodic prune, recovery.
 
-``huey_consumer tasks.huey`` imports this through the top-level tasks.py.
+``huey_consumer astro_jobs.consumer.huey`` names this module (it imports
+from anywhere); ``tasks.py`` at the top of a checkout is the same, for the
+Procfile's old command line.
 """
+import atexit
 import logging
 import threading
 
@@ -9,23 +12,44 @@ from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
 from . import config, recovery
+from .consumers import Registration
 from .queue import huey
-from .worker import run_job  # noqa: F401  (registers the task)
+from .worker import INSTANCE, run_job  # noqa: F401  (run_job: registers the task)
 
 logger = logging.getLogger("astro_jobs.consumer")
 sweeper = recovery.Sweeper()
+registration = Registration(INSTANCE)
 _started = threading.Event()
 _stop = threading.Event()
 
 
 @huey.on_startup()
-def start_sweeper():
-    """Sweep for lost jobs as the consumer starts, then every heartbeat."""
-    if _started.is_set():  # a startup hook runs in every worker thread
+def start_housekeeping():
+    """Register this consumer; sweep for lost jobs at start, then every heartbeat."""
+    registration.worker_started()  # a startup hook runs in every worker thread
+    if _started.is_set():
         return
     _started.set()
-    threading.Thread(target=sweeper.run_forever, args=(_stop,), name="astro-jobs-sweeper",
+    atexit.register(registration.remove)
+    threading.Thread(target=housekeeping, args=(_stop,), name="astro-jobs-housekeeping",
                      daemon=True).start()
+
+
+@huey.on_shutdown()
+def worker_stopped():
+    """The last worker to stop removes this consumer from the registry."""
+    registration.worker_stopped()
+
+
+def housekeeping(stop):
+    """Every heartbeat: refresh the registry file, then sweep."""
+    while not stop.is_set():
+        for duty in (registration.beat, sweeper.sweep):
+            try:
+                duty()
+            except Exception:  # housekeeping must never kill the consumer
+                logger.exception("%s failed", duty.__qualname__)
+        stop.wait(config.heartbeat_seconds())
 
 
 @huey.signal(SIGNAL_INTERRUPTED)

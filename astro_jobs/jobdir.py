@@ -3,6 +3,8 @@
 Layout::
 
     $JOBS_DIR/queue.sqlite3        Huey's queue (SQLite storage only)
+    $JOBS_DIR/consumers/<instance>.json
+                                   one per consumer process: who, heartbeat
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -36,6 +38,8 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 DIR_MODE = 0o770
 FILE_MODE = 0o660
 QUEUE_DB = "queue.sqlite3"
+CONSUMERS = "consumers"
+CONSUMER_INSTANCE = re.compile(r"[0-9a-f]{6,32}")
 INCOMING = ".incoming-"
 TRASH = ".trash-"
 LOCK_TIMEOUT = 60.0
@@ -49,7 +53,10 @@ def ensure_root():
     """JOBS_DIR, created if missing; a clear error if it cannot be used."""
     path = root()
     try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        if not path.is_dir():
+            path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            # mkdir's mode is filtered by the umask; the group bits must survive it.
+            os.chmod(path, DIR_MODE)
     except OSError as exc:
         raise storage_error(exc, f"cannot create JOBS_DIR {path}") from None
     if not os.access(path, os.W_OK | os.X_OK):
@@ -59,6 +66,18 @@ def ensure_root():
 
 def queue_db_path():
     return ensure_root() / QUEUE_DB
+
+
+def probe_writable():
+    """Create and delete a file in JOBS_DIR; the OSError if that fails."""
+    probe = root() / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def storage_error(exc, what):
@@ -335,3 +354,50 @@ def read_stage(job):
             return handle.read(64).decode("ascii", "replace").strip() or None
     except OSError:
         return None
+
+
+# -- the consumer registry (owned by consumers.py) ----------------------------
+
+def consumer_path(instance):
+    if not isinstance(instance, str) or not CONSUMER_INSTANCE.fullmatch(instance):
+        raise BadInput(f"invalid consumer instance {instance!r}", code="invalid_parameter")
+    return root() / CONSUMERS / f"{instance}.json"
+
+
+def write_consumer(instance, record):
+    """Replace a consumer's registry file atomically (no fsync: it is a beat)."""
+    path = consumer_path(instance)
+    try:
+        if not path.parent.is_dir():
+            ensure_root()
+            path.parent.mkdir(mode=DIR_MODE, exist_ok=True)
+            os.chmod(path.parent, DIR_MODE)
+    except OSError as exc:
+        raise storage_error(exc, "cannot create the consumers folder in JOBS_DIR") from None
+    write_json_atomic(path, record, durable=False)
+
+
+def read_consumers():
+    """(instance, record) of every registered consumer; unreadable files skipped."""
+    try:
+        entries = list(os.scandir(root() / CONSUMERS))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        instance, ext = os.path.splitext(entry.name)
+        if ext != ".json" or not CONSUMER_INSTANCE.fullmatch(instance):
+            continue
+        try:
+            with open(entry.path, "rb") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            continue  # removed meanwhile, or not ours
+        if isinstance(record, dict):
+            found.append((instance, record))
+    return found
+
+
+def remove_consumer(instance):
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(consumer_path(instance))

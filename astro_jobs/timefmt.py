@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 from .errors import BadInput
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def now_iso():
@@ -29,10 +29,16 @@ def parse_iso(text):
 
 
 def parse_duration(text):
-    """Seconds in ``30s``, ``15m``, ``12h``, ``7d``, ``2w`` or a bare number."""
+    """Seconds in ``30s``, ``15m``, ``12h``, ``7d`` or ``2w``.
+
+    The unit is required: a bare ``5`` read as seconds would make
+    ``prune --older-than 5`` delete nearly every finished job.
+    """
     match = _DURATION.fullmatch(str(text))
     if not match:
-        raise BadInput(f"not a duration: {text!r} (use e.g. 30s, 12h, 7d)",
+        hint = " (a unit is required: s, m, h, d or w)" if \
+            re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", str(text)) else ""
+        raise BadInput(f"not a duration: {text!r}{hint}; use e.g. 30s, 12h, 7d",
                        code="invalid_duration")
     number, unit = match.groups()
     return float(number) * _UNIT_SECONDS[unit]

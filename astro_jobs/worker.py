@@ -120,6 +120,21 @@ def extractor_argv(job, status):
     return argv
 
 
+# task.log's last line when a run was stopped on purpose: a cancel is not a
+# crash, and must not read like one.
+STOPPED = {
+    "cancelled": "job cancelled on request: extractor stopped",
+    "superseded": "job taken over by a newer attempt (superseded): extractor stopped",
+    "interrupted": "consumer stopping: extractor stopped, the job goes back to the queue,",
+    "timeout": "job timed out: extractor killed",
+}
+
+
+def ending(reason, returncode):
+    """How the extractor ended, in words, for task.log."""
+    return STOPPED.get(reason) or f"extractor {process.describe_exit(returncode)}"
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -218,9 +233,8 @@ class Run:
             raise
         # The leader is gone; anything it left behind in its group goes too.
         process.signal_group(self.pgid, signal.SIGKILL)
-        elapsed = time.monotonic() - started
-        self.log(f"--- {now_iso()} extractor {process.describe_exit(self.proc.returncode)}"
-                 f" after {elapsed:.2f} s" + (f" ({reason})" if reason else ""))
+        self.log(f"--- {now_iso()} {ending(reason, self.proc.returncode)} after "
+                 f"{time.monotonic() - started:.2f} s")
         return self.outcome(reason, params["timeout"])
 
     def watch(self, timeout, started):

@@ -7,6 +7,7 @@ with the Procfile's own worker command: what a deployment runs.
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -110,7 +111,9 @@ class Env(dict):
         return Path(self["JOBS_DIR"])
 
     def job_folders(self):
-        return sorted(p.name for p in self.jobs_dir.iterdir() if p.is_dir()) \
+        """Names of the job folders (not the consumer registry)."""
+        return sorted(p.name for p in self.jobs_dir.iterdir()
+                      if p.is_dir() and re.fullmatch("[0-9a-f]{32}", p.name)) \
             if self.jobs_dir.exists() else []
 
     def consumer(self, workers=2, **extra_env):

@@ -124,6 +124,40 @@ def test_prune_removes_terminal_jobs_only(env):
         assert (code, out["code"]) == (2, "invalid_duration"), bad
 
 
+def test_prune_refuses_a_number_without_a_unit(env):
+    """A bare 5 once meant 5 seconds: nearly every finished job gone."""
+    old = env.submit(SAMPLE_IMAGE)
+    env.run("cancel", "--job-id", old)
+    for bare in ("5", "0", "86400", "1.5"):
+        code, out, _ = env.run("prune", "--older-than", bare)
+        assert (code, out["code"]) == (2, "invalid_duration"), bare
+        assert "unit is required" in out["error"]
+    assert env.job_folders() == [old]
+    code, out, _ = env.run("prune", "--older-than", "0m")
+    assert (code, out) == (0, {"ok": True, "removed": 1})
+
+
+def test_help_names_what_each_option_takes(env):
+    def help_of(command):
+        return subprocess.run(["astro-jobs", command, "--help"], env=env, capture_output=True,
+                              text=True).stdout
+    submit = help_of("submit")
+    assert "TEXT" not in submit
+    for flag, metavar in [("--scale-low", "NUMBER"), ("--downsample", "INTEGER"),
+                          ("--timeout", "SECONDS"), ("--priority", "INTEGER")]:
+        assert f"{flag} {metavar}" in submit, flag
+    listing = " ".join(help_of("list").split())
+    assert "queued, processing, done, error, cancelled" in listing
+    assert "TEXT" not in help_of("wait") and "--older-than DURATION" in help_of("prune")
+
+
+def test_wait_says_when_no_consumer_is_alive(env):
+    job_id = env.submit(SAMPLE_IMAGE)
+    code, out, err = env.run("wait", "--job-id", job_id, "--timeout", "0.2")
+    assert (code, out["code"], out["consumers_alive"]) == (4, "wait_timeout", 0)
+    assert "no consumer is alive" in out["error"] and "no consumer is alive" in err
+
+
 def test_logs_of_a_job_that_has_not_run_is_empty(env):
     job_id = env.submit(SAMPLE_IMAGE)
     code, out, _ = env.run("logs", "--job-id", job_id, check_json=False)
