@@ -9,8 +9,15 @@
 Every error raised on purpose is an :class:`AstroJobsError` with a ``code``.
 """
 from .api import cancel, list_jobs, logs, prune, result, status, submit, wait
-from .errors import (AstroJobsError, BadInput, InvalidParameter, JobFailed, JobNotFound,
-                     NotReady, StorageError)
+from .errors import (
+                     AstroJobsError,
+                     BadInput,
+                     InvalidParameter,
+                     JobFailed,
+                     JobNotFound,
+                     NotReady,
+                     StorageError,
+)
 
 __all__ = ["submit", "status", "result", "wait", "cancel", "list_jobs", "logs", "prune",
            "AstroJobsError", "BadInput", "InvalidParameter", "JobNotFound", "NotReady",

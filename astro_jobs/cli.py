@@ -11,8 +11,7 @@ import sys
 import click
 
 from . import api
-from .errors import (AstroJobsError, BadInput, InvalidParameter, JobFailed, JobNotFound,
-                     NotReady)
+from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, JobNotFound, NotReady
 from .units import SCALE_UNITS
 
 # Exit codes of the contract; any other error (storage, internal) is 1.
