@@ -1,33 +1,55 @@
 # The two commands of the README: `make demo` and `make test`.
-PYTHON ?= python3
+# Everything runs from a virtual environment of the checkout ($(VENV), made
+# by the system python3), never from the system Python or whatever python3
+# comes first on PATH.
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
 PYTEST_ARGS ?=
+export ASTRO_JOBS_VENV := $(VENV)
+export ASTRO_JOBS_BIN := $(BIN)
 
-.PHONY: deps demo test bench bench-solve bench-edges bench-scale chaos clean
+.PHONY: deps test-deps demo test lint floors build bench bench-solve bench-edges bench-scale \
+	chaos clean
 
 deps:
 	bash scripts/install-deps.sh
 
-demo:
+test-deps:
+	bash scripts/install-deps.sh --test
+
+demo: deps
 	bash scripts/demo.sh
 
-# pytest exits 5 when it collected no test: that must fail, not pass.
-test: deps
-	$(PYTHON) -m pytest $(PYTEST_ARGS); rc=$$?; \
+# The venv's programs first on PATH: the tests run astro-jobs, huey_consumer
+# and honcho as a deployment would. pytest exits 5 when it collected no
+# test: that must fail, not pass.
+test: test-deps lint
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: test-deps
+	$(BIN)/ruff check .
+
+# The oldest dependency versions pyproject.toml allows, on the oldest Python.
+floors:
+	bash scripts/test-floors.sh
+
+build: test-deps
+	rm -rf dist && $(BIN)/python -m build && $(BIN)/twine check --strict dist/*
 
 bench: bench-edges bench-solve
 
-bench-solve: deps
-	$(PYTHON) bench/solve.py
+bench-solve: test-deps
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/solve.py
 
-bench-edges: deps
-	$(PYTHON) bench/edges.py
+bench-edges: test-deps
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/edges.py
 
-bench-scale: deps
-	$(PYTHON) bench/scale.py
+bench-scale: test-deps
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/scale.py
 
-chaos: deps
-	$(PYTHON) bench/chaos.py
+chaos: test-deps
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/chaos.py
 
 clean:
-	rm -rf demo-jobs .pytest_cache build *.egg-info
+	rm -rf demo-jobs .pytest_cache build dist *.egg-info

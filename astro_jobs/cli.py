@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from . import api
+from . import __version__, api
 from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, JobNotFound, NotReady
 from .units import SCALE_UNITS
 
@@ -56,7 +56,7 @@ job_id_option = click.option("--job-id", required=True, metavar="ID",
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="astro-jobs")
+@click.version_option(version=__version__, prog_name="astro-jobs")
 def cli():
     """Queue and inspect sky-image analysis jobs. Every command prints JSON.
 

@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# make demo: install what is needed, start a consumer (the Procfile, bundled
-# extractor), solve the sample image of tests/data and print its result.
+# make demo: start a consumer (the Procfile, bundled extractor), solve the
+# sample image of tests/data and print its result. Uses the venv that
+# scripts/install-deps.sh made (ASTRO_JOBS_BIN, default .venv/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bin="${ASTRO_JOBS_BIN:-$PWD/.venv/bin}"
+export ASTRO_JOBS_BIN="$bin"
 
 export JOBS_DIR="${JOBS_DIR:-$PWD/demo-jobs}"
 unset ASTRO_EXTRACT_BIN ASTRO_JOBS_QUEUE_URL   # the bundled defaults
 mkdir -p "$JOBS_DIR"
 log="$JOBS_DIR/consumer.log"
-honcho -f Procfile start worker >"$log" 2>&1 &
+"$bin/honcho" -f Procfile start worker >"$log" 2>&1 &
 consumer=$!
 trap 'kill -TERM "$consumer" 2>/dev/null; wait "$consumer" 2>/dev/null || true' EXIT
 echo "consumer started (log: $log); JOBS_DIR=$JOBS_DIR" >&2
 
 image=tests/data/sample/apod4.jpg
-job=$(astro-jobs submit --image "$image" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+job=$("$bin/astro-jobs" submit --image "$image" \
+      | "$bin/python" -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
 echo "submitted $image as job $job; solving..." >&2
-if ! astro-jobs wait --job-id "$job" --timeout 600 >/dev/null; then
-    astro-jobs status --job-id "$job" >&2 || true
-    astro-jobs logs --job-id "$job" --tail 30 >&2 || true
+if ! "$bin/astro-jobs" wait --job-id "$job" --timeout 600 >/dev/null; then
+    "$bin/astro-jobs" status --job-id "$job" >&2 || true
+    "$bin/astro-jobs" logs --job-id "$job" --tail 30 >&2 || true
     exit 1
 fi
-astro-jobs result --job-id "$job" | python3 -m json.tool
+"$bin/astro-jobs" result --job-id "$job" | "$bin/python" -m json.tool
 echo "job folder: $JOBS_DIR/$job" >&2
