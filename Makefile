@@ -8,8 +8,7 @@ PYTEST_ARGS ?=
 export ASTRO_JOBS_VENV := $(VENV)
 export ASTRO_JOBS_BIN := $(BIN)
 
-.PHONY: deps test-deps demo test lint floors build bench bench-solve bench-edges bench-scale \
-	chaos clean
+.PHONY: deps test-deps demo test lint floors build bench chaos clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -37,19 +36,13 @@ floors:
 build: test-deps
 	rm -rf dist && $(BIN)/python -m build && $(BIN)/twine check --strict dist/*
 
-bench: bench-edges bench-solve
+# One benchmark per file in bench/: `make bench-cli`, `make bench-solve`, ...
+bench: bench-cli bench-submit bench-pickup bench-drain bench-solve
 
-bench-solve: test-deps
-	PATH="$(BIN):$$PATH" $(BIN)/python bench/solve.py
+bench-%: test-deps
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/$*.py
 
-bench-edges: test-deps
-	PATH="$(BIN):$$PATH" $(BIN)/python bench/edges.py
-
-bench-scale: test-deps
-	PATH="$(BIN):$$PATH" $(BIN)/python bench/scale.py
-
-chaos: test-deps
-	PATH="$(BIN):$$PATH" $(BIN)/python bench/chaos.py
+chaos: bench-chaos
 
 clean:
 	rm -rf demo-jobs .pytest_cache build dist *.egg-info

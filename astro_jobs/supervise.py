@@ -29,9 +29,9 @@ def start(job, argv, header, owns, stopping):
     its Supervisor."""
     jobdir.reset_output(job)
     jobdir.clear_stage(job)
+    jobdir.append_log(job, header)
     fd = jobdir.open_log(job)
     try:
-        os.write(fd, header.encode() + b"\n")
         proc = process.spawn(argv, job.output_dir, fd, extractor_env(job, os.environ),
                              config.max_memory_bytes(), config.max_output_bytes())
     finally:

@@ -20,8 +20,10 @@ venv="${ASTRO_JOBS_VENV:-.venv}"
 system_python="${ASTRO_JOBS_PYTHON:-/usr/bin/python3}"
 [ -x "$system_python" ] || system_python="$(command -v python3)"
 
-packages=(astrometry.net astrometry-data-tycho2-08-littleendian
-          astrometry-data-tycho2-09-littleendian astrometry-data-tycho2-10-19-littleendian
+# Tycho-2 index files 07 (fields of 0.3-0.7 degree) to 19.
+packages=(astrometry.net astrometry-data-tycho2-07-littleendian
+          astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian
+          astrometry-data-tycho2-10-19-littleendian
           libimage-exiftool-perl netpbm redis-server python3-venv)
 if $test_deps; then
     packages+=(faketime chromium chromium-driver)
