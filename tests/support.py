@@ -23,6 +23,10 @@ STAND_IN = REPO / "tests" / "stand_in_extractor.py"
 SAMPLE_IMAGE = REPO / "tests" / "data" / "sample" / "apod4.jpg"
 # The sky images with expected.json (astrometry.net's demo set, see CREDITS).
 CORPUS = REPO / "tests" / "data" / "corpus"
+# The programs (astro-jobs, huey_consumer, honcho) of the venv that runs the
+# tests, whatever else PATH holds: the Procfile finds them as ASTRO_JOBS_BIN.
+BIN = Path(sys.prefix) / "bin"
+ASTRO_JOBS = str(BIN / "astro-jobs")
 
 
 def separation_deg(ra1, dec1, ra2, dec2):
@@ -59,7 +63,7 @@ class Env(dict):
 
     def run(self, *args, timeout=60, check_json=True):
         """Run ``astro-jobs ARGS``; return (exit code, parsed JSON or text, stderr)."""
-        proc = subprocess.run(["astro-jobs", *map(str, args)], env=self, capture_output=True,
+        proc = subprocess.run([ASTRO_JOBS, *map(str, args)], env=self, capture_output=True,
                               text=True, timeout=timeout)
         assert "Traceback" not in proc.stderr, proc.stderr
         out = proc.stdout
@@ -143,7 +147,8 @@ def scrubbed_env(jobs_dir, **extra):
     env = Env({name: value for name, value in os.environ.items()
                if not name.startswith("ASTRO_JOBS_")
                and name not in ("JOBS_DIR", "ASTRO_EXTRACT_BIN")})
-    env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN), **extra)
+    env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN), ASTRO_JOBS_BIN=str(BIN),
+               PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", os.defpath)]), **extra)
     return env
 
 

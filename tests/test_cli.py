@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from support import REPO, SAMPLE_IMAGE, make_png, python_snippet
+from support import ASTRO_JOBS, REPO, SAMPLE_IMAGE, make_png, python_snippet
 
 COMMANDS = ["submit", "status", "result", "wait", "cancel", "list", "logs", "prune"]
 BAD_IDS = ["../x", "/etc/passwd", "../../" + "0" * 26, "A" * 32, "abc", "0" * 31, "0" * 33,
@@ -23,7 +23,7 @@ def leftovers(env):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(env, command):
-    proc = subprocess.run(["astro-jobs", command, "--help"], env=env, capture_output=True,
+    proc = subprocess.run([ASTRO_JOBS, command, "--help"], env=env, capture_output=True,
                           text=True)
     assert proc.returncode == 0
     assert "Example" in proc.stdout and f"astro-jobs {command}" in proc.stdout
@@ -140,7 +140,7 @@ def test_prune_refuses_a_number_without_a_unit(env):
 
 def test_help_names_what_each_option_takes(env):
     def help_of(command):
-        return subprocess.run(["astro-jobs", command, "--help"], env=env, capture_output=True,
+        return subprocess.run([ASTRO_JOBS, command, "--help"], env=env, capture_output=True,
                               text=True).stdout
     submit = help_of("submit")
     assert "TEXT" not in submit

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from support import (
+    BIN,
     REPO,
     STAND_IN,
     make_png,
@@ -263,7 +264,7 @@ def test_consumer_shutdown_with_sigterm_requeues_running_jobs(env, images, consu
 
 def test_procfile_runs_under_honcho(env, images, tmp_path):
     log = open(tmp_path / "honcho.log", "wb")
-    proc = subprocess.Popen(["honcho", "-f", str(REPO / "Procfile"), "start", "worker"],
+    proc = subprocess.Popen([str(BIN / "honcho"), "-f", str(REPO / "Procfile"), "start", "worker"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
