@@ -189,6 +189,32 @@ def prune(older_than):
     ok(removed=api.prune(older_than))
 
 
+@cli.command()
+def doctor():
+    """Check that this machine can run jobs; exit 1 if a check fails.
+
+    Checks JOBS_DIR, the queue, the extractor (for the bundled one also
+    solve-field, the index files and exiftool), free disk space and whether
+    a consumer is alive. A failed check's detail says what to do.
+
+    \b
+    Example:
+      astro-jobs doctor
+      {"ok": true, "checks": [{"name": "jobs_dir", "ok": true, "detail": "..."}, ...]}
+    """
+    from dataclasses import asdict
+
+    from .doctor import run_checks
+
+    checks = [asdict(check) for check in run_checks()]
+    failed = [check["name"] for check in checks if not check["ok"]]
+    report = {"ok": not failed, "checks": checks}
+    if failed:
+        report.update(error=f"failed: {', '.join(failed)}", code="doctor_failed")
+    emit(report)
+    return 1 if failed else 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:

@@ -69,6 +69,11 @@ def queue_db_path():
     return ensure_root() / QUEUE_DB
 
 
+def queue_db_file():
+    """Where the SQLite queue is (or will be), without creating anything."""
+    return root() / QUEUE_DB
+
+
 def probe_writable():
     """Create and delete a file in JOBS_DIR; the OSError if that fails."""
     probe = root() / f".probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"

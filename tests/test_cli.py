@@ -9,7 +9,7 @@ import pytest
 
 from support import ASTRO_JOBS, REPO, SAMPLE_IMAGE, make_png, python_snippet
 
-COMMANDS = ["submit", "status", "result", "wait", "cancel", "list", "logs", "prune"]
+COMMANDS = ["submit", "status", "result", "wait", "cancel", "list", "logs", "prune", "doctor"]
 BAD_IDS = ["../x", "/etc/passwd", "../../" + "0" * 26, "A" * 32, "abc", "0" * 31, "0" * 33,
            "$(id)", "; rm -rf /", "0" * 31 + "\n", " " + "0" * 32, "g" * 32]
 
