@@ -7,8 +7,8 @@
 #   scripts/install-deps.sh --test   also what the test suite needs
 #
 # System packages: astrometry.net with the Tycho-2 index files, exiftool,
-# netpbm, redis-server, python3-venv (and faketime, chromium and its driver
-# for the tests). The venv is made by the system python3 (/usr/bin/python3,
+# netpbm, redis-server, python3-venv (and faketime, chromium and its driver,
+# systemd-analyze for the tests). The venv is made by the system python3 (/usr/bin/python3,
 # whatever else is first on PATH) at $ASTRO_JOBS_VENV (default: .venv).
 # Idempotent and quick when all is present. Root, or a user with sudo.
 set -euo pipefail
@@ -26,7 +26,7 @@ packages=(astrometry.net astrometry-data-tycho2-07-littleendian
           astrometry-data-tycho2-10-19-littleendian
           libimage-exiftool-perl netpbm redis-server python3-venv)
 if $test_deps; then
-    packages+=(faketime chromium chromium-driver)
+    packages+=(faketime chromium chromium-driver systemd)
 fi
 
 installed() {
