@@ -19,7 +19,7 @@ find_python() {
         return
     fi
     # pyenv, where the machine has it (CI passes its path: PATH is narrowed there).
-    local pyenv="${ASTRO_JOBS_PYENV:-$(command -v pyenv || true)}"
+    local pyenv="${ASTRO_JOBS_PYENV:-$(type -P pyenv || true)}"
     if [ -n "$pyenv" ] && prefix=$("$pyenv" prefix "$version" 2>/dev/null) \
             && [ -x "$prefix/bin/python$version" ]; then
         echo "$prefix/bin/python$version"

@@ -233,10 +233,10 @@ def wait_until(predicate, timeout=10, interval=0.05):
     return predicate()
 
 
-def python_snippet(code, env):
+def python_snippet(code, env, timeout=60):
     """Run Python code in a fresh interpreter with ``env``; return its stdout."""
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=REPO)
+                          text=True, timeout=timeout, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
