@@ -140,7 +140,7 @@ def _tiff(data):
     # Strips (273/279) or tiles (324/325): every piece must lie inside the file.
     for offsets_tag, counts_tag in ((273, 279), (324, 325)):
         if offsets_tag in tags and counts_tag in tags:
-            end = max(o + c for o, c in zip(tags[offsets_tag], tags[counts_tag], strict=False))
+            end = max(o + c for o, c in zip(tags[offsets_tag], tags[counts_tag]))
             if end > len(data):
                 raise _truncated("TIFF")
     return "tiff", width, height

@@ -83,7 +83,7 @@ def where_time_goes(env, statuses):
             by_thread.setdefault(status["worker"].get("thread"), []).append((start, end))
     for runs in by_thread.values():
         runs.sort()
-        gaps += [b[0] - a[1] for a, b in zip(runs, runs[1:], strict=False)]
+        gaps += [b[0] - a[1] for a, b in zip(runs, runs[1:])]
     return [statistics.median(values) * 1000 for values in (in_runner, overhead, gaps)]
 
 
