@@ -25,14 +25,17 @@ _stop = threading.Event()
 
 @huey.on_startup()
 def start_housekeeping():
-    """Register this consumer; sweep for lost jobs at start, then every heartbeat."""
+    """Register this consumer and beat; sweep for lost jobs at start, then every heartbeat."""
     registration.worker_started()  # a startup hook runs in every worker thread
     if _started.is_set():
         return
     _started.set()
     atexit.register(registration.remove)
-    threading.Thread(target=housekeeping, args=(_stop,), name="astro-jobs-housekeeping",
-                     daemon=True).start()
+    # Two threads: a long sweep (a large JOBS_DIR on NFS) must not delay the
+    # beat that tells observers this consumer is alive.
+    for name, target in (("astro-jobs-registry", keep_registered),
+                         ("astro-jobs-sweeper", sweeper.run_forever)):
+        threading.Thread(target=target, args=(_stop,), name=name, daemon=True).start()
 
 
 @huey.on_shutdown()
@@ -41,15 +44,13 @@ def worker_stopped():
     registration.worker_stopped()
 
 
-def housekeeping(stop):
-    """Every heartbeat: refresh the registry file, then sweep."""
-    while not stop.is_set():
-        for duty in (registration.beat, sweeper.sweep):
-            try:
-                duty()
-            except Exception:  # housekeeping must never kill the consumer
-                logger.exception("%s failed", duty.__qualname__)
-        stop.wait(config.heartbeat_seconds())
+def keep_registered(stop):
+    """Refresh this consumer's registry file every heartbeat."""
+    while not stop.wait(config.heartbeat_seconds()):
+        try:
+            registration.beat()
+        except Exception:  # a full or unreachable JOBS_DIR must not kill the consumer
+            logger.exception("consumer registry beat failed")
 
 
 @huey.signal(SIGNAL_INTERRUPTED)
