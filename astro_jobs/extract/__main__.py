@@ -55,10 +55,17 @@ def parse_args(argv):
 
 
 def solve_deadline(started, timeout, search_limit):
-    """When to stop searching: the runner kills us at `timeout`, and
-    annotating plus writing need a few seconds after the last attempt."""
+    """(when to stop searching, the reason if the search is cut there).
+
+    The runner kills us at `timeout`, and annotating plus writing need a
+    few seconds after the last attempt; without an answer by
+    `search_limit` there is none to find in reasonable time.
+    """
     margin = min(max(3.0, 0.1 * timeout), 30.0)
-    return started + min(search_limit, max(1.0, timeout - margin))
+    job_bound = max(1.0, timeout - margin)
+    if job_bound < search_limit:
+        return started + job_bound, "timeout"
+    return started + search_limit, "no_match_in_scale_range"
 
 
 def run(args):
@@ -113,7 +120,7 @@ def _extract(args, deadline, out_dir, workdir):
     if star_info["used"] >= MIN_STARS:
         enter_stage("solving")
         found = search(rounds, star_lists, image.width, image.height, workdir,
-                       installed.indexes, deadline)
+                       installed.indexes, *deadline)
     timing = {"total_s": None, "solve_s": round(found.solve_s, 3) if found else 0.0,
               "attempts": found.attempts if found else 0}
     if found is None or found.winner is None:

@@ -23,14 +23,15 @@ class Search:
     rejected: List[str] = field(default_factory=list)
 
 
-def search(rounds, stars, width, height, workdir, indexes, deadline):
-    """Race each round's attempts in turn (stars: a stars.StarLists)."""
+def search(rounds, stars, width, height, workdir, indexes, deadline, cut_reason="timeout"):
+    """Race each round's attempts in turn (stars: a stars.StarLists) until `deadline`,
+    which makes `cut_reason` the reason when it cuts the search short."""
     result = Search()
     number = 0
     for attempts in rounds:
         if deadline - time.monotonic() < MIN_ROUND_S:
             log("search stopped: deadline reached")
-            result.reason = "timeout"
+            result.reason = cut_reason
             return result
         usable = [a for a in attempts if len(stars.get(a.detection)[2]) >= MIN_STARS]
         if not usable:
@@ -47,7 +48,7 @@ def search(rounds, stars, width, height, workdir, indexes, deadline):
             result.winner = winner
             return result
         if time.monotonic() >= deadline - 0.05:
-            result.reason = "timeout"
+            result.reason = cut_reason
             return result
     result.reason = "no_match_in_scale_range"
     return result

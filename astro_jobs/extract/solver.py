@@ -47,6 +47,7 @@ class Attempt:
     dec: Optional[float] = None
     radius: Optional[float] = None
     detection: int = 0
+    tolerance: Optional[float] = None
 
     def __repr__(self):
         where = ""
@@ -125,6 +126,8 @@ def build_argv(xylist, width, height, attempt, folder, config):
         "--cpulimit", str(max(1, math.ceil(attempt.budget_s))),
         "--temp-dir", folder,
     ]
+    if attempt.tolerance is not None:
+        argv += ["--code-tolerance", "%g" % attempt.tolerance]
     if attempt.ra is not None:
         argv += ["--ra", "%.6f" % attempt.ra, "--dec", "%.6f" % attempt.dec,
                  "--radius", "%.3f" % attempt.radius]
