@@ -23,6 +23,7 @@ import shutil
 import threading
 import time
 import uuid
+from enum import Enum
 from pathlib import Path
 
 from . import config
@@ -195,18 +196,22 @@ def locked(job):
         in_process.release()
 
 
-def transition(job, new_state, guard=None, durable=True, **changes):
+def transition(job, new_state, guard=None, durable=True, before_write=None, **changes):
     """Move the job to ``new_state`` under its lock; return the new status.
 
-    ``guard(status)`` may veto the change by returning False (then None is
-    returned and nothing is written): it is how a run checks that the job is
-    still the one it claimed.
+    ``guard(status)``, a pure predicate, may veto the change by returning
+    False (then None is returned and nothing is written): it is how a run
+    checks that the job is still the one it claimed. ``before_write()`` is
+    the side effect that must happen under the lock once the change is
+    decided, before it is recorded (killing what a lost run left behind).
     """
     with locked(job):
         status = read_status(job)
         if guard is not None and not guard(status):
             return None
         check_transition(status["state"], new_state)
+        if before_write is not None:
+            before_write()
         status.update(changes, state=str(new_state), updated_at=now_iso())
         write_status(job, status, durable)
         return status
@@ -253,6 +258,32 @@ def staged(job_id):
         if isinstance(exc, OSError):
             raise storage_error(exc, "cannot create a job folder") from None
         raise
+
+
+def copy_input(job, fd, size, name):
+    """Copy exactly ``size`` bytes of ``fd`` into input/``name``; the new path.
+
+    A file that changes while it is copied is refused.
+    """
+    target = job.input_dir / name
+    try:
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            copied = 0
+            while copied < size:
+                sent = os.sendfile(out, fd, copied, size - copied)
+                if sent == 0:
+                    break
+                copied += sent
+            if copied != size or os.fstat(fd).st_size != size:
+                raise BadInput("image changed while it was being copied",
+                               code="image_changed")
+            os.fsync(out)
+        finally:
+            os.close(out)
+    except OSError as exc:
+        raise storage_error(exc, "cannot copy the image into JOBS_DIR") from None
+    return target
 
 
 def remove(job):
@@ -327,6 +358,56 @@ def _tail_bytes(handle, lines, block=65536):
         data = handle.read(step) + data
     return b"\n".join(data.split(b"\n")[-lines - 1:]) if data.endswith(b"\n") else \
         b"\n".join(data.split(b"\n")[-lines:])
+
+
+class ResultFile(str, Enum):
+    """What the extractor left at output/result.json."""
+
+    VALID = "valid"
+    MISSING = "missing"
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+
+
+def check_result(job):
+    """Whether result.json is a JSON object, made durable before ``done`` points to it."""
+    try:
+        with open(job.result_path, "rb") as handle:
+            result = json.load(handle)
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return ResultFile.MISSING
+    except ValueError:
+        return ResultFile.NOT_JSON
+    return ResultFile.VALID if isinstance(result, dict) else ResultFile.NOT_OBJECT
+
+
+def open_log(job):
+    """A descriptor appending to task.log, for an extractor's stdout and stderr."""
+    try:
+        return os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise storage_error(exc, f"cannot open task.log of job {job.job_id}") from None
+
+
+def append_log(job, line):
+    """Add one line of the runner's own to task.log; False if it cannot be written."""
+    try:
+        fd = open_log(job)
+    except StorageError:
+        return False
+    try:
+        os.write(fd, line.encode() + b"\n")
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def clear_stage(job):
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(job.stage_path)
 
 
 def read_stage(job):

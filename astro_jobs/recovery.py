@@ -1,4 +1,4 @@
-"""Find jobs whose worker is gone and put them back in the queue; prune.
+"""Find jobs whose worker is gone and put them back in the queue.
 
 The queue is a hint: Huey forgets a task the moment a worker takes it, so a
 consumer killed mid-job (kill -9, OOM, power loss) would strand its job in
@@ -15,12 +15,12 @@ import time
 
 from . import config, jobdir, process
 from .errors import AstroJobsError
+from .retention import LEFTOVER_SECONDS
 from .states import TERMINAL, State
 from .timefmt import now_iso, parse_iso
 from .worker import INSTANCE, JOB_ENV_MARKER, RUNNING, enqueue, queued_job_ids
 
 logger = logging.getLogger("astro_jobs.recovery")
-LEFTOVER_SECONDS = 3600
 
 
 def worker_is_dead(status, now=None):
@@ -46,28 +46,27 @@ def requeue(job, seen, reason):
     worker = seen.get("worker") or {}
 
     def unchanged(status):
-        if not (status["state"] == State.PROCESSING
+        return (status["state"] == State.PROCESSING
                 and status.get("attempts") == seen.get("attempts")
-                and status.get("worker") == seen.get("worker")):
-            return False
-        # Killed under the job's lock: if the run was not dead after all, it
-        # cannot record an outcome before this transition (finishing needs
-        # the lock), and afterwards it no longer owns the job.
-        _kill_orphans(job, worker)
-        return True
+                and status.get("worker") == seen.get("worker"))
 
+    # Orphans are killed under the job's lock: if the run was not dead after
+    # all, it cannot record an outcome before this transition (finishing
+    # needs the lock), and afterwards it no longer owns the job.
+    decided = {"guard": unchanged, "before_write": lambda: _kill_orphans(job, worker),
+               "stage": None}
     attempts = seen.get("attempts", 1)
     limit = seen.get("max_attempts") or config.max_attempts()
     where = f"node {worker.get('node')}, pid {worker.get('pid')}"
     if attempts >= limit:
         status = jobdir.transition(
-            job, State.ERROR, guard=unchanged, finished_at=now_iso(), stage=None,
+            job, State.ERROR, finished_at=now_iso(), **decided,
             error=f"{reason} during attempt {attempts} of {limit} ({where}); giving up.")
     else:
         status = jobdir.transition(
-            job, State.QUEUED, guard=unchanged, attempts=attempts + 1, stage=None,
-            started_at=None, heartbeat_at=None, worker=None,
-            last_failure=f"{reason} during attempt {attempts} ({where})")
+            job, State.QUEUED, attempts=attempts + 1, started_at=None, heartbeat_at=None,
+            worker=None, last_failure=f"{reason} during attempt {attempts} ({where})",
+            **decided)
         if status is not None:
             enqueue(job.job_id, status["params"].get("priority", 0))
     if status is not None:
@@ -150,25 +149,3 @@ def interrupt_running(job_id):
         return None
     run.interrupt()
     return requeue(run.job, seen, "its consumer was stopped")
-
-
-def prune(older_than_seconds):
-    """Remove terminal jobs that finished more than ``older_than_seconds`` ago."""
-    cutoff = time.time() - older_than_seconds
-
-    def expired(status):
-        ended = status.get("finished_at") or status["updated_at"]
-        return status["state"] in TERMINAL and parse_iso(ended) < cutoff
-
-    removed = 0
-    for job in jobdir.iter_jobs():
-        try:
-            if not expired(jobdir.read_status(job)):
-                continue  # most jobs: decided without taking the lock
-            with jobdir.locked(job):
-                if expired(jobdir.read_status(job)):
-                    removed += jobdir.remove(job)
-        except AstroJobsError:
-            continue  # removed by someone else meanwhile
-    jobdir.remove_leftovers(max(older_than_seconds, LEFTOVER_SECONDS))
-    return removed

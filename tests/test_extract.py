@@ -19,6 +19,7 @@ import skyfield
 from astropy.io import fits
 from astropy.wcs import WCS
 from PIL import Image
+
 from support import CORPUS, REPO, separation_deg
 
 EXPECTED_PATH = CORPUS / "expected.json"
