@@ -34,6 +34,9 @@ class SkyImage:
         self.path, self.format, self.header = path, fmt, header
         self.width, self.height = size
         self.bits, self.channels = bits, channels
+        # Whether the file carries EXIF or XMP at all: without, exiftool
+        # (a Perl start-up) has nothing to say.
+        self.has_metadata = fmt == "FITS"
         self._data = data          # the file's bytes (rasters) or a float array (FITS)
         self._grey = {}
         self._colour = {}
@@ -143,6 +146,7 @@ def _read_raster(path):
             fmt, (width, height) = im.format or "unknown", im.size
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "TIFF", "PNG") else 1
             bands, mode = im.getbands(), im.mode
+            tagged = bool(set(im.info) & {"exif", "xmp", "XML:com.adobe.xmp"}) or len(im.getexif())
             if fmt == "JPEG":
                 # A 1/8 decode is cheap and still reads every block.
                 im.draft("L", (width // 8, height // 8))
@@ -153,7 +157,9 @@ def _read_raster(path):
     if orientation in _TRANSPOSED:
         width, height = height, width
     bits = 16 if mode.startswith("I;16") or mode in ("I", "F") else 8
-    return SkyImage(path, data, fmt, (width, height), bits, len(bands))
+    image = SkyImage(path, data, fmt, (width, height), bits, len(bands))
+    image.has_metadata = tagged
+    return image
 
 
 def _decode_raster(data, factor):

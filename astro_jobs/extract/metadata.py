@@ -33,7 +33,8 @@ class Pending:
     def __init__(self, image):
         self.image = image
         self.proc = None
-        if image.format not in ("FITS", "xyls", "csv") and shutil.which("exiftool"):
+        if image.format not in ("FITS", "xyls", "csv") and getattr(image, "has_metadata", True) \
+                and shutil.which("exiftool"):
             self.proc = subprocess.Popen(["exiftool", "-json", "-n", "-G0", "--", image.path],
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          stdin=subprocess.DEVNULL, text=True)

@@ -17,15 +17,18 @@ BAND_RATIO = 2.2
 BAND_OVERLAP = 1.08
 # Fields this much wider than the largest quads still hold enough of them.
 WIDEST_SLACK = 1.1
-# (detection, wall seconds, quad code tolerance) of each blind round:
-# detection 0 is the preferred binning, 1 the fall-back (stars.py). Half
-# solve-field's code tolerance (0.01) cuts the false quad matches a crowded
-# field makes by 3x and solved every corpus image faster too; the later
-# rounds go back to the default for noisy or distorted fields.
-ROUNDS = ((0, 4.0, 0.005), (1, 3.0, None), (0, 9.0, None))
-# Wall seconds for the round of hinted attempts (a right hint solves in a
+# (detection, CPU seconds per band, quad code tolerance) of each blind
+# round: detection 0 is the preferred binning, 1 the fall-back (stars.py).
+# The right band solves a corpus image in 0.05-0.5 CPU seconds and the
+# crowded Milky Way test field in about 1. Half solve-field's code
+# tolerance (0.01) cuts the false quad matches a crowded field makes by 3x
+# and solved every corpus image faster too; the later rounds go back to
+# the default for noisy or distorted fields. The search limit
+# (__main__.py) ends whatever is still running.
+ROUNDS = ((0, 1.5, 0.005), (1, 1.5, None), (0, 5.0, None))
+# CPU seconds for the round of hinted attempts (a right hint solves in a
 # fraction of a second; a wrong one must not hold the blind rounds up).
-HINT_BUDGET = 3.0
+HINT_BUDGET = 2.0
 # How far a header's pointing may be off, at least, in degrees.
 MIN_POSITION_RADIUS = 2.0
 # Relative slack around a scale derived from metadata: 35 mm-equivalent
@@ -34,7 +37,7 @@ META_SLACK = 1.25
 # A full header WCS is a measurement: tight scale, position within a field,
 # tried alone first, briefly (right, it solves in a fraction of a second).
 WCS_SLACK = 1.1
-WCS_BUDGET = 1.5
+WCS_BUDGET = 1.0
 
 
 def blind_bands(width_range):

@@ -31,12 +31,16 @@ MIN_MATCHED = 6
 # RMS means the match is not this field.
 MAX_RMS_PIXELS = 3.0
 
+# How often a race looks at the CPU its attempts have used.
+CPU_POLL_S = 0.05
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 _running = set()
 
 
 @dataclass(repr=False)
 class Attempt:
-    """One scale band (degwidth unless told) and optional pointing, with a wall budget."""
+    """One scale band (degwidth unless told) and optional pointing, with a CPU budget."""
 
     label: str
     scale_low: float
@@ -164,6 +168,10 @@ class _Run:
             process.signal_group(self.proc.pid, signal.SIGKILL)
         self.finish()
 
+    def cpu_seconds(self):
+        """CPU used so far by solve-field and the programs under it."""
+        return _tree_cpu(self.proc.pid)
+
     def finish(self):
         self.proc.wait()
         _running.discard(self.proc)
@@ -172,7 +180,13 @@ class _Run:
 
 
 def race(attempts, xylists, width, height, workdir, indexes, deadline, first=0):
-    """Run `attempts` at once; (first verified Outcome or None, [finished Outcomes])."""
+    """Run `attempts` at once; (first verified Outcome or None, [finished Outcomes]).
+
+    Budgets are CPU seconds of each attempt's process tree, not wall time:
+    on a shared machine the same search does the same work however slowly
+    it goes, so a crowded field solved alone also solves beside other jobs.
+    `deadline` (wall) still ends everything.
+    """
     runs = [_Run(first + n, a, xylists[a.detection], width, height, workdir, indexes)
             for n, a in enumerate(attempts)]
     live = {run.fd: run for run in runs if run.proc is not None}
@@ -182,36 +196,56 @@ def race(attempts, xylists, width, height, workdir, indexes, deadline, first=0):
     poller = select.poll()
     for fd in live:
         poller.register(fd, select.POLLIN)
-    budget_end = min(deadline, time.monotonic() + max(a.budget_s for a in attempts))
     finished, winner = [], None
     try:
-        while live and winner is None:
-            left = budget_end - time.monotonic()
-            if left <= 0:
-                break
-            for fd, _ in poller.poll(int(left * 1000) + 1):
-                run = live.pop(fd)
+        while live and winner is None and time.monotonic() < deadline:
+            wait = min(CPU_POLL_S, deadline - time.monotonic())
+            for fd, _ in poller.poll(max(1, int(wait * 1000))):
                 poller.unregister(fd)
-                run.finish()
-                outcome = _judge(run)
-                finished.append(outcome)
-                if outcome.solved and winner is None:
-                    winner = outcome
+                outcome = _settle(live.pop(fd), finished)
+                winner = winner or (outcome if outcome.solved else None)
+            for fd, run in list(live.items()):
+                if winner is None and run.cpu_seconds() >= run.attempt.budget_s:
+                    poller.unregister(fd)
+                    run.kill()
+                    finished.append(_judge(live.pop(fd), "CPU budget used"))
     finally:
         for run in live.values():
             run.kill()
-            finished.append(_judge(run, timed_out=True))
+            finished.append(_judge(run, "stopped" if winner else "deadline reached"))
     return winner, finished
 
 
-def _judge(run, timed_out=False):
-    outcome = read_outcome(run.folder, run.log_path) if not timed_out else Outcome(False)
-    outcome.attempt, outcome.seconds, outcome.timed_out = run.attempt, run.seconds, timed_out
+def _settle(run, finished):
+    run.finish()
+    outcome = _judge(run)
+    finished.append(outcome)
+    return outcome
+
+
+def _judge(run, stopped=None):
+    """The Outcome of a finished run, or of one `stopped` (why, in words)."""
+    outcome = read_outcome(run.folder, run.log_path) if not stopped else Outcome(False)
+    outcome.attempt, outcome.seconds, outcome.timed_out = run.attempt, run.seconds, bool(stopped)
     status = ("solved" if outcome.solved else "rejected: " + outcome.rejected if outcome.rejected
-              else "wall budget hit" if timed_out else "no solution")
+              else stopped or "no solution")
     log("attempt %r with %d indexes: %s in %.2fs" % (run.attempt, run.index_count, status,
                                                      run.seconds))
     return outcome
+
+
+def _tree_cpu(pid):
+    """utime + stime of `pid`, of its reaped children and of its live descendants."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        with open("/proc/%d/task/%d/children" % (pid, pid), "rb") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except (OSError, ValueError):
+        return 0.0
+    # After the command name: utime, stime, cutime, cstime are fields 11-14.
+    own = sum(int(f) for f in fields[11:15]) / _CLOCK_TICKS
+    return own + sum(_tree_cpu(child) for child in children)
 
 
 def kill_running():
