@@ -389,3 +389,12 @@ def test_csv_source_list_solves_without_pixels(tmp_path):
 
     code, doc, err = extract(listing, tmp_path / "out2")
     assert code == 2 and doc is None and "--width and --height" in err
+
+    # astrometry.net's own xylist: FITS table, 1-based pixels, FLUX column.
+    xyls = tmp_path / "apod2.xyls"
+    fits.BinTableHDU.from_columns([fits.Column(name=n, format="D", array=found[:, i])
+                                   for i, n in enumerate(("X", "Y", "FLUX"))]).writeto(xyls)
+    code, doc, err = extract(xyls, tmp_path / "out3", "--width", "800", "--height", "600")
+    assert code == 0, err
+    assert_matches(doc, expected("apod2.jpg"))
+    assert doc["image"]["format"] == "xyls" and doc["stars"]["used"] == len(found)
