@@ -209,9 +209,11 @@ def summary(names, ours, plain, failures):
             name, _fmt(outside, "%.2f"), TARGET_OVERHEAD_S))
     if plain:
         ratio = sum(times) / sum(plain[n][0] for n in names)
+        each = statistics.median(ours[n][0] / plain[n][0] for n in names)
         ok = ok and ratio <= TARGET_RATIO
-        print("total: ours %.1f s, plain %.1f s, ratio %.3f (target <= %.2f)" % (
-            sum(times), sum(plain[n][0] for n in names), ratio, TARGET_RATIO))
+        print("total: ours %.1f s, plain %.1f s, ratio %.3f (target <= %.2f); median of the "
+              "per-image ratios %.3f" % (sum(times), sum(plain[n][0] for n in names), ratio,
+                                         TARGET_RATIO, each))
     for failure in failures:
         print("FAIL " + failure)
     print("PASS" if ok and not failures else "FAIL")
