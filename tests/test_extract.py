@@ -320,6 +320,7 @@ def test_fits_with_header_wcs_is_solved_from_it_and_gets_new_fits(tmp_path):
     assert code == 0, err
     assert_truth(doc, field.truth)
     assert doc["hints"]["solved_with"] == "fits-wcs"
+    assert separation_deg(doc["hints"]["wcs"]["ra"], doc["hints"]["wcs"]["dec"], *GC) < 0.01
     assert doc["files"]["new_fits"] == "new-image.fits"
     with fits.open(tmp_path / "out" / "new-image.fits") as hdus:
         wcs = WCS(hdus[0].header)

@@ -53,6 +53,8 @@ def make_plan(width, height, width_range, user=None, meta=None):
     """Return (rounds, hints): rounds is a list of lists of Attempts."""
     hints = {"scale_low": None, "scale_high": None, "scale_units": None, "source": "none"}
     rounds = [[attempt] for attempt in [_from_wcs(width, height, user, meta)] if attempt]
+    if rounds:
+        hints["wcs"] = meta.wcs
     rounds += [hinted] if (hinted := _hinted(width, height, user, meta, hints)) else []
     if width_range is None:
         return rounds, hints
