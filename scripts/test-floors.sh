@@ -5,13 +5,13 @@
 #   - the newest releases on the newer Pythons it lists (3.12, 3.13); the
 #     full suite runs on the system Python (3.11 on Debian 12) in make test.
 # Each in its own venv (.venv-floors-X.Y), running the tests of the CLI, the
-# API, consumers, the registry, doctor, Redis and one real solve.
+# API, consumers, the registry, doctor, Redis and the bundled extractor.
 # A missing interpreter fails the run: nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tests=(tests/test_cli.py tests/test_api.py tests/test_consumer.py tests/test_consumers.py
-       tests/test_doctor.py tests/test_redis.py tests/test_end_to_end.py)
+       tests/test_doctor.py tests/test_redis.py tests/test_end_to_end.py tests/test_extract.py)
 
 find_python() {
     local version=$1 prefix
