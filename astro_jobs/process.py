@@ -139,23 +139,44 @@ def pid_alive(pid):
     return True
 
 
-def groups_marked(marker):
-    """Process groups of live processes whose environment holds ``marker``.
+def marked_pids(marker):
+    """Pids of live processes whose environment holds ``marker`` (``NAME=value``).
 
-    How a consumer finds what a dead run left behind: the marker (the job
-    id) is inherited by everything the extractor starts, and unlike a pid it
-    cannot be reused by an unrelated process.
+    How the processes of one run are found wherever they went: the marker is
+    inherited by everything the extractor starts, in any session or process
+    group, and unlike a pid or a group it cannot be reused by an unrelated
+    process.
     """
     needle = marker.encode()
-    groups = set()
-    for pid, group in _live_processes():
+    found = []
+    for pid, _group in _live_processes():
         try:
             with open(f"/proc/{pid}/environ", "rb") as handle:
                 if needle in handle.read().split(b"\0"):
-                    groups.add(group)
+                    found.append(pid)
         except OSError:
             continue
-    return groups
+    return found
+
+
+def kill_marked(marker, timeout=2.0):
+    """SIGKILL every process carrying ``marker`` until none is left; how many.
+
+    Scanned again after each round: a process may fork between the scan and
+    its kill, and the child carries the marker too. Used once the run is
+    over, when nothing of it may live on.
+    """
+    killed = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [pid for pid in marked_pids(marker) if pid != os.getpid()]
+        if not pids or time.monotonic() > deadline:
+            return len(killed)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+        time.sleep(0.01)
 
 
 def describe_exit(returncode):

@@ -124,7 +124,7 @@ class Run:
             status = jobdir.transition(self.job, State.PROCESSING,
                                        guard=lambda s: s["state"] == State.QUEUED,
                                        durable=False, started_at=now, heartbeat_at=now,
-                                       worker=worker, stage=None, error=None,
+                                       beat=0, worker=worker, stage=None, error=None,
                                        finished_at=None)
         except BaseException:
             RUNNING.discard(self)
@@ -181,7 +181,8 @@ class Run:
     def spawn(self, argv):
         header = (f"--- {now_iso()} attempt {self.attempt} on {config.node()} "
                   f"pid {os.getpid()}: {' '.join(argv)}")
-        return start(self.job, argv, header, self.owns, self.interrupted.is_set)
+        return start(self.job, argv, header, self.owns, self.interrupted.is_set,
+                     run_id=f"{self.job.job_id}.{self.attempt}.{INSTANCE}")
 
     def judge(self, reason, elapsed, timeout):
         code = self.supervisor.proc.returncode
