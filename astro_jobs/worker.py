@@ -12,7 +12,7 @@ import time
 import uuid
 
 from . import config, extractor, jobdir, process
-from .errors import AstroJobsError, JobNotFound
+from .errors import AstroJobsError, JobNotFound, StorageError
 from .judge import Outcome, StopReason, judge
 from .queue import huey
 from .states import State
@@ -73,7 +73,13 @@ def run_job(job_id):
 
 
 def enqueue(job_id, priority=0):
-    huey.enqueue(run_job.s(job_id, priority=priority or None))
+    try:
+        huey.enqueue(run_job.s(job_id, priority=priority or None))
+    except Exception as exc:
+        if "disk is full" in str(exc):  # SQLite's SQLITE_FULL
+            raise StorageError("cannot enqueue the job: no space left on device",
+                               code="disk_full") from None
+        raise
 
 
 def queued_job_ids():
@@ -195,6 +201,11 @@ class Run:
         return judge(reason, code, result, timeout, log_tail(self.job))
 
     def finish(self, outcome):
+        if outcome.state == State.ERROR and jobdir.out_of_space(self.job):
+            # Most likely filled by this run's own files, worth nothing now.
+            jobdir.reset_output(self.job)
+            outcome = Outcome(State.ERROR, f"{outcome.error} The filesystem of JOBS_DIR is "
+                                           "full: the run's output/ was removed.")
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
                                  finished_at=now_iso(), error=outcome.error, stage=None)
         if done is None:
