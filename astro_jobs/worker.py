@@ -99,6 +99,16 @@ def log_tail(job):
     return f" Last lines of task.log: {tail}" if tail else " task.log is empty."
 
 
+def make_room(job, outcome):
+    """A failed run on a full disk: remove its output/ so the error can be recorded."""
+    if outcome.state != State.ERROR or not jobdir.out_of_space(job):
+        return outcome
+    # Most likely filled by this run's own files, worth nothing now.
+    jobdir.reset_output(job)
+    return Outcome(State.ERROR, f"{outcome.error} The filesystem of JOBS_DIR is full: "
+                                "the run's output/ was removed.")
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -201,11 +211,7 @@ class Run:
         return judge(reason, code, result, timeout, log_tail(self.job))
 
     def finish(self, outcome):
-        if outcome.state == State.ERROR and jobdir.out_of_space(self.job):
-            # Most likely filled by this run's own files, worth nothing now.
-            jobdir.reset_output(self.job)
-            outcome = Outcome(State.ERROR, f"{outcome.error} The filesystem of JOBS_DIR is "
-                                           "full: the run's output/ was removed.")
+        outcome = make_room(self.job, outcome)
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
                                  finished_at=now_iso(), error=outcome.error, stage=None)
         if done is None:
