@@ -74,14 +74,16 @@ class Cluster:
                 found.append(status)
         return found
 
-    def replace(self, pid):
-        """SIGKILL the consumer with ``pid`` and start another in its place."""
+    def replace(self, pid, landed=lambda: True):
+        """SIGKILL the consumer with ``pid``, start another in its place; None if
+        no such consumer, else ``landed()``, asked between the kill and the restart."""
         for n, consumer in enumerate(self.consumers):
             if consumer.pid == pid:
                 consumer.kill()
+                inside = landed()
                 self.consumers[n] = Consumer(self.env, self.workers)
-                return True
-        return False
+                return inside
+        return None
 
     def wait_for(self, predicate, timeout=3.0):
         """The first processing status matching ``predicate``, polled, or None."""
@@ -99,52 +101,83 @@ def _extractor_of(status):
     return (status.get("worker") or {}).get("pgid")
 
 
+# Each killer returns (SIGKILLs sent, how many landed inside the window aimed at).
+
 def kill_consumer(cluster, rng):
-    return cluster.replace(rng.choice(cluster.consumers).pid)
+    return 1, 1 if cluster.replace(rng.choice(cluster.consumers).pid) else 0
+
+
+def _status(cluster, job_id):
+    return json.loads((cluster.env.jobs_dir / job_id / "status.json").read_text())
+
+
+def _no_result(cluster, job_id):
+    return not (cluster.env.jobs_dir / job_id / "output" / "result.json").exists()
 
 
 def kill_extractor(cluster, rng, predicate=lambda s: True):
     status = cluster.wait_for(lambda s: _extractor_of(s) and predicate(s))
     if status is None:
-        return False
+        return 0, 0
     try:
         os.kill(_extractor_of(status), signal.SIGKILL)
     except ProcessLookupError:
-        return False
-    return True
+        return 0, 0
+    return 1, int(_no_result(cluster, status["job_id"]))
 
 
 def kill_at_claim(cluster, rng):
+    """Landed if the run never started its extractor."""
     status = cluster.wait_for(lambda s: not _extractor_of(s))
-    return status is not None and cluster.replace(status["worker"]["pid"])
+    if status is None:
+        return 0, 0
+    inside = cluster.replace(status["worker"]["pid"], lambda: not _extractor_of(
+        _status(cluster, status["job_id"])))
+    return (0, 0) if inside is None else (1, int(inside))
 
 
 def kill_while_writing(cluster, rng):
-    writing = lambda s: s.get("stage") == "writing"  # noqa: E731
+    """The extractor or its consumer; landed if result.json was not complete."""
+    def writing(status):
+        # The stage file itself: status.json shows it up to a poll late.
+        stage = cluster.env.jobs_dir / status["job_id"] / "stage"
+        try:
+            return stage.read_text() == "writing"
+        except OSError:
+            return False
+
     if rng.random() < 0.5:
         return kill_extractor(cluster, rng, writing)
     status = cluster.wait_for(writing)
-    return status is not None and cluster.replace(status["worker"]["pid"])
+    if status is None:
+        return 0, 0
+    inside = cluster.replace(status["worker"]["pid"],
+                             lambda: _no_result(cluster, status["job_id"]))
+    return (0, 0) if inside is None else (1, int(inside))
 
 
 def kill_during_recovery(cluster, rng):
-    """Kill a consumer with running jobs, then whoever requeues one of them."""
+    """Kill a consumer with running jobs, then, the moment one of them is
+    requeued, every consumer (whichever is sweeping); landed if the sweep that
+    requeued it had not finished (its log has no summary line yet)."""
     victim = cluster.wait_for(lambda s: _extractor_of(s))
-    if victim is None or not cluster.replace(victim["worker"]["pid"]):
-        return False
-    job = cluster.env.jobs_dir / victim["job_id"] / "status.json"
+    if victim is None or cluster.replace(victim["worker"]["pid"]) is None:
+        return 0, 0
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        status = json.loads(job.read_text())
-        if status["attempts"] > victim["attempts"]:
-            break
+    while _status(cluster, victim["job_id"])["attempts"] <= victim["attempts"]:
+        if time.monotonic() > deadline:
+            return 1, 0
         time.sleep(0.002)
-    else:
-        return False
-    for consumer in list(cluster.consumers):
-        if f"job {victim['job_id']}: its worker died" in consumer.output():
-            return cluster.replace(consumer.pid)
-    return False
+    for consumer in cluster.consumers:
+        consumer.send(signal.SIGKILL)
+    mark = f"job {victim['job_id']}: its worker died"
+    inside = 0
+    for n, consumer in enumerate(cluster.consumers):
+        consumer.kill()
+        log = consumer.output()
+        inside |= mark in log and "sweep: {" not in log.split(mark, 1)[1]
+        cluster.consumers[n] = Consumer(cluster.env, cluster.workers)
+    return 1 + len(cluster.consumers), int(inside)
 
 
 KILLERS = {"consumer": kill_consumer, "extractor": kill_extractor, "claim": kill_at_claim,
@@ -184,7 +217,7 @@ def drain(cluster, seconds):
         time.sleep(0.2)
 
 
-def report(env, ledger, ids, kills, elapsed):
+def report(env, ledger, ids, kills, landed, elapsed):
     states, problems, details = Counter(), Counter(), []
     attempts = 0
     for job_id in ids:
@@ -198,6 +231,8 @@ def report(env, ledger, ids, kills, elapsed):
         errors="replace") for j in ids)
     print(f"queue: {env.get('ASTRO_JOBS_QUEUE_URL') and 'redis' or 'sqlite'}, "
           f"jobs: {len(ids)}, kills: {sum(kills.values())} {dict(kills)}")
+    print("kills that landed inside the window aimed at: " + ", ".join(
+        f"{kind} {landed[kind]}/{landed[kind + ' aimed']}" for kind in KINDS[2:]))
     print(f"states: {dict(states)}, re-runs after a kill: {attempts - len(ids)}, "
           f"outcomes refused to a run that lost its job: {refused}")
     print(f"lost: {problems['lost']}, foreign outcomes: {problems['foreign']}, "
@@ -221,22 +256,26 @@ def run(args, env, ledger, rng):
           flush=True)
     started = time.monotonic()
     cluster = Cluster(env, args.consumers, args.workers, ids)
-    kills = Counter()
+    kills, landed = Counter(), Counter()
     try:
         while sum(kills.values()) < args.kills and cluster.statuses("queued"):
             time.sleep(rng.uniform(0.05, 0.3))
-            kind = rng.choice(KINDS)
-            if KILLERS[kind](cluster, rng):
-                kills[kind] += 1
-                if sum(kills.values()) % 10 == 0:
-                    print(f"{sum(kills.values())} kills, {len(cluster.unfinished)} jobs "
-                          f"unfinished, {time.monotonic() - started:.0f} s", flush=True)
+            room = args.kills - sum(kills.values()) > args.consumers
+            kind = rng.choice(KINDS if room else KINDS[:-1])
+            sent, inside = KILLERS[kind](cluster, rng)
+            kills[kind] += sent
+            landed[kind] += inside
+            # A recovery kill is several: the victim, then all aimed at the sweep.
+            landed[kind + " aimed"] += sent if kind != "recovery" else int(sent > 1)
+            if sent:
+                print(f"{sum(kills.values())} kills, {len(cluster.unfinished)} jobs "
+                      f"unfinished, {time.monotonic() - started:.0f} s", flush=True)
         drain(cluster, args.deadline)
         elapsed = time.monotonic() - started
     finally:
         for consumer in cluster.consumers:
             consumer.stop(signal.SIGINT)
-    return report(env, ledger, ids, kills, elapsed)
+    return report(env, ledger, ids, kills, landed, elapsed)
 
 
 def main():
