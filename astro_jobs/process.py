@@ -85,7 +85,8 @@ def signal_group(pgid, signum):
 
 
 def _live_processes():
-    """(pid, process group) of every process that is not a zombie, from /proc."""
+    """(pid, process group, start time) of every process that is not a zombie,
+    from /proc; the start time in clock ticks since boot."""
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -95,9 +96,18 @@ def _live_processes():
                     fields = handle.read().rsplit(b")", 1)[1].split()
             except OSError:
                 continue
-            # After the command name: state, ppid, pgrp.
+            # After the command name: state, ppid, pgrp, ... starttime (22nd).
             if fields[0] not in (b"Z", b"X"):
-                yield int(entry.name), int(fields[2])
+                yield int(entry.name), int(fields[2]), int(fields[19])
+
+
+def start_time(pid):
+    """When ``pid`` started, in clock ticks since boot (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def group_members(pgid):
@@ -106,7 +116,7 @@ def group_members(pgid):
     ``killpg(pgid, 0)`` also succeeds for zombies, which an init that reaps
     slowly leaves around, so membership is read from /proc.
     """
-    return [pid for pid, group in _live_processes() if group == pgid]
+    return [pid for pid, group, _ in _live_processes() if group == pgid]
 
 
 def group_alive(pgid):
@@ -139,17 +149,20 @@ def pid_alive(pid):
     return True
 
 
-def marked_pids(marker):
-    """Pids of live processes whose environment holds ``marker`` (``NAME=value``).
+def marked_pids(marker, since=0):
+    """Pids of live processes whose environment holds ``marker`` (``NAME=value``),
+    among those started at or after ``since`` (see ``start_time``).
 
     How the processes of one run are found wherever they went: the marker is
     inherited by everything the extractor starts, in any session or process
     group, and unlike a pid or a group it cannot be reused by an unrelated
-    process.
+    process. ``since`` spares reading the environment of older processes.
     """
     needle = marker.encode()
     found = []
-    for pid, _group in _live_processes():
+    for pid, _group, started in _live_processes():
+        if started < since:
+            continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as handle:
                 if needle in handle.read().split(b"\0"):
@@ -159,8 +172,9 @@ def marked_pids(marker):
     return found
 
 
-def kill_marked(marker, timeout=2.0):
-    """SIGKILL every process carrying ``marker`` until none is left; how many.
+def kill_marked(marker, since=0, timeout=2.0):
+    """SIGKILL every process carrying ``marker`` (started at or after
+    ``since``) until none is left; how many.
 
     Scanned again after each round: a process may fork between the scan and
     its kill, and the child carries the marker too. Used once the run is
@@ -169,7 +183,7 @@ def kill_marked(marker, timeout=2.0):
     killed = set()
     deadline = time.monotonic() + timeout
     while True:
-        pids = [pid for pid in marked_pids(marker) if pid != os.getpid()]
+        pids = [pid for pid in marked_pids(marker, since) if pid != os.getpid()]
         if not pids or time.monotonic() > deadline:
             return len(killed)
         for pid in pids:

@@ -52,6 +52,8 @@ class Supervisor:
     def __init__(self, job, proc, owns, stopping, marker):
         self.job, self.proc, self.owns, self.stopping = job, proc, owns, stopping
         self.marker = marker
+        # Everything the run starts starts after its extractor.
+        self.started = process.start_time(proc.pid)
         self.stage_seen = None
         self.beats = 0
 
@@ -107,11 +109,11 @@ class Supervisor:
             process.kill_group(self.proc.pid, self.proc, grace=grace)
             self.proc.wait()
         finally:
-            process.kill_marked(self.marker)
+            process.kill_marked(self.marker, self.started)
 
     def sweep_group(self):
         """The leader ended (by itself, a crash or a SIGKILL from outside):
         anything it left behind, in its group or in a session of its own
         (solve-field), goes too."""
         process.signal_group(self.proc.pid, signal.SIGKILL)
-        process.kill_marked(self.marker)
+        process.kill_marked(self.marker, self.started)
