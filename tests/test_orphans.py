@@ -86,7 +86,7 @@ def test_sigkill_of_the_extractor_kills_solve_field(real_env, consumers):
 
 def test_timeout_of_a_hung_extractor_kills_solve_field(real_env, consumers):
     consumers(real_env)
-    job_id, status, pids = _start_solving(real_env, "--timeout", "7")
+    job_id, status, pids = _start_solving(real_env, "--timeout", "15")
     # Hung: it will neither finish by its own deadline nor act on SIGTERM.
     os.kill(status["worker"]["pgid"], signal.SIGSTOP)
     final = _assert_all_gone_soon_after_processing(real_env, job_id, pids)
