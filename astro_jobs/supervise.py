@@ -32,9 +32,9 @@ def start(job, argv, header, owns, stopping, run_id):
     its Supervisor. ``run_id`` names this run in its processes' environment."""
     jobdir.reset_output(job)
     jobdir.clear_stage(job)
+    jobdir.append_log(job, header)
     fd = jobdir.open_log(job)
     try:
-        os.write(fd, header.encode() + b"\n")
         proc = process.spawn(argv, job.output_dir, fd, extractor_env(job, os.environ, run_id),
                              config.max_memory_bytes(), config.max_output_bytes())
     finally:
