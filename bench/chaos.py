@@ -34,9 +34,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from support import STAND_IN, Consumer, Env, RedisServer, make_png  # noqa: E402
+from support import TERMINAL, Consumer, RedisServer, make_png, scrubbed_env, submit_many  # noqa: E402
 
-TERMINAL = {"done", "error", "cancelled"}
 KINDS = ("consumer", "extractor", "claim", "writing", "recovery")
 # Errors a job may end in here: its extractor was one we killed, or its
 # consumers were killed more often than its attempt limit allows.
@@ -247,10 +246,13 @@ def run(args, env, ledger, rng):
     # about a second) to land while jobs are still running.
     images = [make_png(env.jobs_dir.parent / "uploads" / f"chaos{n}.png")
               for n in range(8, 25, 2)]
-    os.environ.update(env)
-    import astro_jobs
     started = time.monotonic()
-    ids = [astro_jobs.submit(rng.choice(images)) for _ in range(args.jobs)]
+    counts = [0] * len(images)
+    for _ in range(args.jobs):
+        counts[rng.randrange(len(images))] += 1
+    ids = [job_id for image, count in zip(images, counts) if count
+           for job_id in submit_many(env, image, count)]
+    rng.shuffle(ids)
     print(f"submitted {len(ids)} jobs in {time.monotonic() - started:.1f} s; "
           f"{args.consumers} consumers x {args.workers} workers, {args.kills} kills",
           flush=True)
@@ -287,9 +289,8 @@ def main():
         tmp = Path(tmp)
         ledger = tmp / "ledger"
         ledger.mkdir()
-        env = Env(os.environ, JOBS_DIR=str(tmp / "jobs"), ASTRO_EXTRACT_BIN=str(STAND_IN),
-                  ASTRO_JOBS_HEARTBEAT="0.5", ASTRO_JOBS_MAX_ATTEMPTS="50",
-                  STAND_IN_LEDGER=str(ledger))
+        env = scrubbed_env(tmp / "jobs", ASTRO_JOBS_HEARTBEAT="0.5",
+                           ASTRO_JOBS_MAX_ATTEMPTS="50", STAND_IN_LEDGER=str(ledger))
         server = None
         if args.queue == "redis":
             (tmp / "redis").mkdir()
