@@ -84,28 +84,47 @@ def signal_group(pgid, signum):
         return True
 
 
+def _read_proc(path):
+    """A small /proc file whole (raw descriptors: this runs after every job)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def _stat_fields(pid):
+    """Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, ..."""
+    return _read_proc(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+
+
 def _live_processes():
     """(pid, process group, start time) of every process that is not a zombie,
-    from /proc; the start time in clock ticks since boot."""
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            # After the command name: state, ppid, pgrp, ... starttime (22nd).
-            if fields[0] not in (b"Z", b"X"):
-                yield int(entry.name), int(fields[2]), int(fields[19])
+    from /proc; the start time in clock ticks since boot (the 22nd field)."""
+    try:
+        names = os.listdir("/proc")
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(name)
+        except OSError:
+            continue
+        if fields[0] not in (b"Z", b"X"):
+            yield int(name), int(fields[2]), int(fields[19])
 
 
 def start_time(pid):
     """When ``pid`` started, in clock ticks since boot (0 if it is gone)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[19])
+        return int(_stat_fields(pid)[19])
     except (OSError, IndexError, ValueError):
         return 0
 
@@ -164,9 +183,8 @@ def marked_pids(marker, since=0):
         if started < since:
             continue
         try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                if needle in handle.read().split(b"\0"):
-                    found.append(pid)
+            if needle in _read_proc(f"/proc/{pid}/environ").split(b"\0"):
+                found.append(pid)
         except OSError:
             continue
     return found
