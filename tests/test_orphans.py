@@ -12,6 +12,7 @@ import signal
 import time
 
 import pytest
+
 from support import CORPUS, processes_with_env, wait_until
 
 SOLVER_PROGRAMS = {"solve-field", "astrometry-engi"}  # comm: 15 characters

@@ -7,9 +7,9 @@ import signal
 import sqlite3
 import time
 
-from support import processes_with_env, skewed_clock, wait_until
-
 from astro_jobs.timefmt import parse_iso
+
+from support import processes_with_env, skewed_clock, wait_until
 
 TERM_GRACE = 3.0  # process.TERM_GRACE
 

@@ -10,9 +10,10 @@ heartbeats plus one sweep, by a node of either skew.
 import time
 
 import pytest
-from support import RedisServer, skewed_clock
 
 from astro_jobs.timefmt import parse_iso
+
+from support import RedisServer, skewed_clock
 
 HEARTBEAT = 0.3
 STALE_AFTER = 3 * HEARTBEAT + 1  # config.stale_after_seconds()
