@@ -138,7 +138,11 @@ def write_json_atomic(path, data, durable=True):
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
-            os.write(fd, payload)
+            # A nearly full disk may take part of a write without an error:
+            # renaming half a file over status.json would truncate it.
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
         finally:
@@ -323,6 +327,20 @@ def reset_output(job):
     shutil.rmtree(job.output_dir, ignore_errors=True)
     job.output_dir.mkdir(mode=DIR_MODE, exist_ok=True)
     os.chmod(job.output_dir, DIR_MODE)
+
+
+# Below this much free space a failed run's output/ is removed so that its
+# error can still be recorded.
+SPACE_RESERVE = 1024 * 1024
+
+
+def out_of_space(job):
+    """Whether the job's filesystem is (nearly) full."""
+    try:
+        stat = os.statvfs(job.path)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < SPACE_RESERVE
 
 
 # -- reading what a job produced --------------------------------------------

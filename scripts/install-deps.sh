@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(astrometry.net astrometry-data-tycho2-07-littleendian
           astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian
           astrometry-data-tycho2-10-19-littleendian
-          libimage-exiftool-perl netpbm redis-server)
+          libimage-exiftool-perl netpbm redis-server faketime)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -4,6 +4,7 @@ a real redis-server, and small images made without an imaging library.
 No pytest here, so bench/ scripts can import it too. Consumers are started
 with the Procfile's own worker command: what a deployment runs.
 """
+import glob
 import json
 import math
 import os
@@ -142,6 +143,24 @@ def scrubbed_env(jobs_dir, **extra):
                and name not in ("JOBS_DIR", "ASTRO_EXTRACT_BIN")})
     env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN), **extra)
     return env
+
+
+# ld.so expands $LIB to this machine's library folder (lib/x86_64-linux-gnu, ...).
+LIBFAKETIME = "/usr/$LIB/faketime/libfaketime.so.1"
+
+
+def skewed_clock(env, seconds):
+    """``env`` for processes whose wall clock is ``seconds`` off, by libfaketime
+    (the Debian ``faketime`` package). The monotonic clock stays true, as on
+    a node whose NTP failed. Preloaded directly: the ``faketime`` command
+    forks, so its pid would not be the consumer's."""
+    if not glob.glob(LIBFAKETIME.replace("$LIB", "lib*/*")) \
+            and not glob.glob(LIBFAKETIME.replace("$LIB", "lib*")):
+        raise RuntimeError("libfaketime not found: run scripts/install-deps.sh")
+    fix = str(REPO / "tests" / "skewed_clock")
+    path = os.pathsep.join(p for p in (fix, env.get("PYTHONPATH")) if p)
+    return Env(env, LD_PRELOAD=LIBFAKETIME, FAKETIME=f"{seconds:+d}s",
+               FAKETIME_DONT_FAKE_MONOTONIC="1", PYTHONPATH=path)
 
 
 class Consumer:
