@@ -2,16 +2,24 @@
 
     import astro_jobs
     job_id = astro_jobs.submit("/path/img.jpg", scale_low=1, scale_high=3)
-    astro_jobs.status(job_id)   # dict, as the CLI prints it
-    astro_jobs.result(job_id)   # dict, or raises
-    astro_jobs.cancel(job_id)
+    astro_jobs.status(job_id)   # the status.json dict
+    astro_jobs.result(job_id)   # the result dict, or raises
+    astro_jobs.cancel(job_id)   # the new status dict
 
 Every error raised on purpose is an :class:`AstroJobsError` with a ``code``.
 """
 from .api import cancel, list_jobs, logs, prune, result, status, submit, wait
-from .errors import AstroJobsError, BadInput, JobFailed, JobNotFound, NotReady, StorageError
+from .errors import (
+                     AstroJobsError,
+                     BadInput,
+                     InvalidParameter,
+                     JobFailed,
+                     JobNotFound,
+                     NotReady,
+                     StorageError,
+)
 
 __all__ = ["submit", "status", "result", "wait", "cancel", "list_jobs", "logs", "prune",
-           "AstroJobsError", "BadInput", "JobNotFound", "NotReady", "JobFailed",
-           "StorageError"]
+           "AstroJobsError", "BadInput", "InvalidParameter", "JobNotFound", "NotReady",
+           "JobFailed", "StorageError"]
 __version__ = "0.1.0"

@@ -5,88 +5,19 @@ and import neither huey nor any imaging library. Only ``submit`` loads the
 queue, and only ``cancel``/``prune`` take locks.
 """
 import json
-import math
 import os
 import re
 import stat
 import time
 
-from . import config, jobdir
+from . import config, jobdir, params
 from .errors import AstroJobsError, BadInput, JobFailed, NotReady, StorageError
 from .states import State, is_terminal
 from .timefmt import now_iso, parse_duration
 
-SCALE_UNITS = ("degwidth", "arcminwidth", "arcsecperpix")
-MAX_TIMEOUT = 7 * 86400
-MAX_DOWNSAMPLE = 64
-PRIORITY_RANGE = (-1000, 1000)
 DEFAULT_LIST_LIMIT = 100
 WAIT_POLL_SECONDS = 0.05
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
-
-
-# -- parameters ---------------------------------------------------------------
-
-def _number(name, value, kind=float, low=None, high=None):
-    """``value`` (number or text) as ``kind``, finite and within bounds."""
-    if value is None:
-        return None
-    flag = "--" + name.replace("_", "-")
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value) if kind is float else _as_int(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{flag} must be a number, got {value!r}", code="invalid_parameter") \
-            from None
-    if not math.isfinite(number):
-        raise BadInput(f"{flag} must be finite, got {value!r}", code="invalid_parameter")
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise BadInput(f"{flag} must be between {low:g} and {high:g}, got {value!r}",
-                       code="invalid_parameter")
-    return number
-
-
-def _as_int(value):
-    number = float(value)
-    if not number.is_integer():
-        raise ValueError
-    return int(number)
-
-
-def _positive(name, value, kind=float, high=None):
-    number = _number(name, value, kind)
-    if number is not None and number <= 0:
-        raise BadInput(f"--{name.replace('_', '-')} must be greater than 0, got {value!r}",
-                       code="invalid_parameter")
-    if number is not None and high is not None and number > high:
-        raise BadInput(f"--{name.replace('_', '-')} must be at most {high:g}, got {value!r}",
-                       code="invalid_parameter")
-    return number
-
-
-def validate_params(scale_low=None, scale_high=None, scale_units=None, downsample=None,
-                    timeout=None, priority=None):
-    low = _positive("scale_low", scale_low)
-    high = _positive("scale_high", scale_high)
-    if (low is None) != (high is None):
-        raise BadInput("--scale-low and --scale-high go together: give both or neither",
-                       code="invalid_parameter")
-    if low is not None and low > high:
-        raise BadInput(f"--scale-low ({low:g}) is above --scale-high ({high:g})",
-                       code="invalid_parameter")
-    if scale_units is not None and scale_units not in SCALE_UNITS:
-        raise BadInput(f"--scale-units must be one of {', '.join(SCALE_UNITS)}, "
-                       f"got {scale_units!r}", code="invalid_parameter")
-    timeout = _positive("timeout", timeout, high=MAX_TIMEOUT)
-    return {
-        "scale_low": low,
-        "scale_high": high,
-        "scale_units": (scale_units or "degwidth") if low is not None else None,
-        "downsample": _positive("downsample", downsample, int, MAX_DOWNSAMPLE),
-        "timeout": timeout if timeout is not None else config.DEFAULT_TIMEOUT,
-        "priority": _number("priority", priority, int, *PRIORITY_RANGE) or 0,
-    }
 
 
 # -- submit -------------------------------------------------------------------
@@ -134,23 +65,6 @@ def _open_image(path):
     return fd, info.st_size
 
 
-def _copy(fd, size, target):
-    """Copy exactly ``size`` bytes; a file that changes meanwhile is refused."""
-    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jobdir.FILE_MODE)
-    try:
-        copied = 0
-        while copied < size:
-            sent = os.sendfile(out, fd, copied, size - copied)
-            if sent == 0:
-                break
-            copied += sent
-        if copied != size or os.fstat(fd).st_size != size:
-            raise BadInput("image changed while it was being copied", code="image_changed")
-        os.fsync(out)
-    finally:
-        os.close(out)
-
-
 def new_status(job_id, params, image):
     now = now_iso()
     return {
@@ -176,26 +90,21 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     """Queue ``image`` for analysis; return the new job id."""
     from .imagecheck import inspect  # only submit parses images (keeps status light)
 
-    params = validate_params(scale_low, scale_high, scale_units, downsample, timeout,
-                             priority)
+    checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
+                              priority)
     fd, size = _open_image(image)
     job_id = jobdir.new_job_id()
     try:
         with jobdir.staged(job_id) as stage:
             name = _safe_name(image)
-            copy = stage.input_dir / name
-            try:
-                _copy(fd, size, copy)
-            except OSError as exc:
-                raise jobdir.storage_error(exc, "cannot copy the image into JOBS_DIR") \
-                    from None
+            copy = jobdir.copy_input(stage, fd, size, name)
             image_info = dict(inspect(copy, config.max_image_pixels()), file=name,
                               bytes=size)
-            params["image"] = os.fsdecode(image)
-            jobdir.write_status(stage, new_status(job_id, params, image_info))
+            checked["image"] = os.fsdecode(image)
+            jobdir.write_status(stage, new_status(job_id, checked, image_info))
     finally:
         os.close(fd)
-    _enqueue_or_withdraw(job_id, params["priority"])
+    _enqueue_or_withdraw(job_id, checked["priority"])
     return job_id
 
 
@@ -216,8 +125,8 @@ def _enqueue_or_withdraw(job_id, priority):
 # -- reading ------------------------------------------------------------------
 
 def status(job_id):
-    """The job's status.json, plus ``"ok": true``."""
-    return {"ok": True, **jobdir.read_status(jobdir.Job(job_id))}
+    """The job's status.json, as a dict."""
+    return jobdir.read_status(jobdir.Job(job_id))
 
 
 def _ready_job(job_id):
@@ -252,7 +161,7 @@ def result(job_id):
 def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
     """Block until the job is terminal; its status. NotReady after ``timeout`` s."""
     job = jobdir.Job(job_id)
-    timeout = _positive("timeout", timeout)
+    timeout = params.positive("timeout", timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     last_mtime = None
     while True:
@@ -263,7 +172,7 @@ def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
         if mtime != last_mtime or mtime is None:
             current = jobdir.read_status(job)
             if is_terminal(current["state"]):
-                return {"ok": True, **current}
+                return current
             last_mtime = mtime
         if deadline is not None and time.monotonic() >= deadline:
             raise NotReady(f"the job is still {current['state']} after {timeout:g} s",
@@ -273,10 +182,8 @@ def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
 
 def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
     """Statuses of jobs, newest first, optionally only those in ``state``."""
-    if state is not None and state not in {s.value for s in State}:
-        raise BadInput(f"--state must be one of {', '.join(s.value for s in State)}, "
-                       f"got {state!r}", code="invalid_parameter")
-    limit = _positive("limit", limit, int)
+    params.choice("state", state, [s.value for s in State])
+    limit = params.positive("limit", limit, int)
     jobs = []
     for job in jobdir.iter_jobs():
         try:
@@ -286,34 +193,35 @@ def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
         if state is None or current["state"] == state:
             jobs.append(current)
     jobs.sort(key=lambda s: (s["created_at"], s["job_id"]), reverse=True)
-    return {"ok": True, "jobs": jobs[:limit]}
+    return jobs[:limit]
 
 
 def logs(job_id, tail=None):
     """The job's task.log (its last ``tail`` lines) as text."""
     job = jobdir.Job(job_id)
     jobdir.read_status(job)  # JobNotFound for a job that does not exist
-    tail = _number("tail", tail, int, 0, 10**7)
+    tail = params.number("tail", tail, int, 0, 10**7)
     return jobdir.read_log(job, tail)
 
 
 # -- changing -----------------------------------------------------------------
 
 def cancel(job_id):
-    """Cancel a queued or running job; a running extractor is killed."""
+    """Cancel a queued or running job; its new status. A running extractor is killed."""
     job = jobdir.Job(job_id)
-    now = now_iso()
     # Cancelling twice is fine; cancelling a finished job is refused by the
-    # transition table (already_finished).
-    jobdir.transition(job, State.CANCELLED, guard=lambda s: s["state"] != State.CANCELLED,
-                      finished_at=now, stage=None)
-    # The run notices within a fraction of a second and kills the group.
-    return {"ok": True, "job_id": job_id, "state": State.CANCELLED.value}
+    # transition table (already_finished). The run notices within a fraction
+    # of a second and kills its extractor.
+    changed = jobdir.transition(job, State.CANCELLED,
+                                guard=lambda s: s["state"] != State.CANCELLED,
+                                finished_at=now_iso(), stage=None)
+    return changed if changed is not None else jobdir.read_status(job)
 
 
 def prune(older_than):
-    """Remove terminal jobs older than ``older_than`` (``30s``, ``12h``, ``7d``)."""
+    """Remove terminal jobs older than ``older_than`` (``"12h"``, or seconds); the count."""
+    from . import retention  # job folders only: neither huey nor the queue
+
     seconds = parse_duration(older_than) if isinstance(older_than, str) else \
-        _number("older_than", older_than, float, 0)
-    from .recovery import prune as prune_jobs
-    return {"ok": True, "removed": prune_jobs(seconds)}
+        params.number("older_than", older_than, float, 0)
+    return retention.prune(seconds)

@@ -11,14 +11,37 @@ import sys
 import click
 
 from . import api
-from .errors import AstroJobsError
+from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, JobNotFound, NotReady
+from .units import SCALE_UNITS
 
-SCALE_UNITS = click.Choice(api.SCALE_UNITS)
+# Exit codes of the contract; any other error (storage, internal) is 1.
+EXIT_CODES = ((BadInput, 2), (JobNotFound, 3), (NotReady, 4), (JobFailed, 5))
 
 
 def emit(obj):
     """The one way JSON leaves this program (ASCII-safe under any locale)."""
     click.echo(json.dumps(obj))
+
+
+def ok(**fields):
+    """The success envelope around what the API returned."""
+    emit({"ok": True, **fields})
+
+
+def flag(name):
+    """A Python parameter's name as this command line spells it."""
+    return "--" + name.replace("_", "-")
+
+
+def exit_code_of(exc):
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+
+
+def fail_with(exc):
+    """Print an API error as the failure envelope; its exit code."""
+    message = exc.spelled(flag) if isinstance(exc, InvalidParameter) else exc.message
+    emit({"ok": False, "error": message, "code": exc.code, **exc.details})
+    return exit_code_of(exc)
 
 
 def fail(message, code, exit_code, hint=None):
@@ -48,7 +71,8 @@ def cli():
               help="The image to analyse (JPEG, PNG, TIFF or FITS); it is copied.")
 @click.option("--scale-low", help="Lower bound of the image scale.")
 @click.option("--scale-high", help="Upper bound of the image scale.")
-@click.option("--scale-units", type=SCALE_UNITS, help="Unit of the bounds (degwidth).")
+@click.option("--scale-units", type=click.Choice(SCALE_UNITS),
+              help="Unit of the bounds (degwidth).")
 @click.option("--downsample", help="solve-field's downsample factor.")
 @click.option("--timeout", help="Wall-clock limit of the job in seconds (600).")
 @click.option("--priority", help="Higher runs first (default 0).")
@@ -60,7 +84,7 @@ def submit(image, **params):
       astro-jobs submit --image uploads/m42.jpg --scale-low 1 --scale-high 3
       {"ok": true, "job_id": "9b1c..."}
     """
-    emit({"ok": True, "job_id": api.submit(image, **params)})
+    ok(job_id=api.submit(image, **params))
 
 
 @cli.command()
@@ -73,7 +97,7 @@ def status(job_id):
       astro-jobs status --job-id 9b1c...
       {"ok": true, "job_id": "9b1c...", "state": "processing", ...}
     """
-    emit(api.status(job_id))
+    ok(**api.status(job_id))
 
 
 @cli.command()
@@ -104,7 +128,7 @@ def wait(job_id, timeout):
     Example:
       astro-jobs wait --job-id 9b1c... --timeout 300
     """
-    emit(api.wait(job_id, timeout))
+    ok(**api.wait(job_id, timeout))
 
 
 @cli.command()
@@ -117,7 +141,7 @@ def cancel(job_id):
       astro-jobs cancel --job-id 9b1c...
       {"ok": true, "job_id": "9b1c...", "state": "cancelled"}
     """
-    emit(api.cancel(job_id))
+    ok(job_id=job_id, state=api.cancel(job_id)["state"])
 
 
 @cli.command(name="list")
@@ -131,7 +155,7 @@ def list_(state, limit):
     Example:
       astro-jobs list --state error --limit 20
     """
-    emit(api.list_jobs(state, limit))
+    ok(jobs=api.list_jobs(state, limit))
 
 
 @cli.command()
@@ -157,7 +181,7 @@ def prune(older_than):
       astro-jobs prune --older-than 7d
       {"ok": true, "removed": 12}
     """
-    emit(api.prune(older_than))
+    ok(removed=api.prune(older_than))
 
 
 def main(argv=None):
@@ -174,8 +198,7 @@ def main(argv=None):
     except click.ClickException as exc:
         return fail(exc.format_message(), "usage", 2)
     except AstroJobsError as exc:
-        emit(exc.to_dict())
-        return exc.exit_code
+        return fail_with(exc)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

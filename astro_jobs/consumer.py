@@ -8,7 +8,7 @@ import threading
 from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
-from . import config, recovery
+from . import config, recovery, retention
 from .queue import huey
 from .worker import run_job  # noqa: F401  (registers the task)
 
@@ -37,7 +37,7 @@ def requeue_interrupted(signal, task, *args, **kwargs):
 
 @huey.periodic_task(crontab(minute="*/5"))
 def prune_old_jobs():
-    removed = recovery.prune(config.retention_seconds())
+    removed = retention.prune(config.retention_seconds())
     if removed:
         logger.info("pruned %d jobs older than ASTRO_JOBS_RETENTION", removed)
     return removed

@@ -262,6 +262,32 @@ def staged(job_id):
         raise
 
 
+def copy_input(job, fd, size, name):
+    """Copy exactly ``size`` bytes of ``fd`` into input/``name``; the new path.
+
+    A file that changes while it is copied is refused.
+    """
+    target = job.input_dir / name
+    try:
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            copied = 0
+            while copied < size:
+                sent = os.sendfile(out, fd, copied, size - copied)
+                if sent == 0:
+                    break
+                copied += sent
+            if copied != size or os.fstat(fd).st_size != size:
+                raise BadInput("image changed while it was being copied",
+                               code="image_changed")
+            os.fsync(out)
+        finally:
+            os.close(out)
+    except OSError as exc:
+        raise storage_error(exc, "cannot copy the image into JOBS_DIR") from None
+    return target
+
+
 def remove(job):
     """Delete a job folder: hide it with one rename, then delete at leisure."""
     trash = job.path.with_name(f"{TRASH}{job.job_id}.{uuid.uuid4().hex[:8]}")

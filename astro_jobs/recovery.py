@@ -1,4 +1,4 @@
-"""Find jobs whose worker is gone and put them back in the queue; prune.
+"""Find jobs whose worker is gone and put them back in the queue.
 
 The queue is a hint: Huey forgets a task the moment a worker takes it, so a
 consumer killed mid-job (kill -9, OOM, power loss) would strand its job in
@@ -15,12 +15,12 @@ import time
 
 from . import config, jobdir, process
 from .errors import AstroJobsError
+from .retention import LEFTOVER_SECONDS
 from .states import TERMINAL, State
 from .timefmt import now_iso, parse_iso
 from .worker import INSTANCE, JOB_ENV_MARKER, RUNNING, enqueue, queued_job_ids
 
 logger = logging.getLogger("astro_jobs.recovery")
-LEFTOVER_SECONDS = 3600
 
 
 def worker_is_dead(status, now=None):
@@ -150,25 +150,3 @@ def interrupt_running(job_id):
         return None
     run.interrupt()
     return requeue(run.job, seen, "its consumer was stopped")
-
-
-def prune(older_than_seconds):
-    """Remove terminal jobs that finished more than ``older_than_seconds`` ago."""
-    cutoff = time.time() - older_than_seconds
-
-    def expired(status):
-        ended = status.get("finished_at") or status["updated_at"]
-        return status["state"] in TERMINAL and parse_iso(ended) < cutoff
-
-    removed = 0
-    for job in jobdir.iter_jobs():
-        try:
-            if not expired(jobdir.read_status(job)):
-                continue  # most jobs: decided without taking the lock
-            with jobdir.locked(job):
-                if expired(jobdir.read_status(job)):
-                    removed += jobdir.remove(job)
-        except AstroJobsError:
-            continue  # removed by someone else meanwhile
-    jobdir.remove_leftovers(max(older_than_seconds, LEFTOVER_SECONDS))
-    return removed
