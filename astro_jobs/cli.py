@@ -67,8 +67,12 @@ def cli():
 
 
 @cli.command()
-@click.option("--image", required=True, type=click.Path(dir_okay=True, allow_dash=False),
+@click.option("--image", type=click.Path(dir_okay=True, allow_dash=False),
               help="The image to analyse (JPEG, PNG, TIFF or FITS); it is copied.")
+@click.option("--sources", type=click.Path(dir_okay=True, allow_dash=False),
+              help="Instead of an image, its stars: CSV of x,y[,flux] or an .xyls table.")
+@click.option("--width", help="With --sources: the image's width in pixels.")
+@click.option("--height", help="With --sources: the image's height in pixels.")
 @click.option("--scale-low", help="Lower bound of the image scale.")
 @click.option("--scale-high", help="Upper bound of the image scale.")
 @click.option("--scale-units", type=click.Choice(SCALE_UNITS),
@@ -76,15 +80,23 @@ def cli():
 @click.option("--downsample", help="solve-field's downsample factor.")
 @click.option("--timeout", help="Wall-clock limit of the job in seconds (600).")
 @click.option("--priority", help="Higher runs first (default 0).")
-def submit(image, **params):
-    """Queue an image; print the job id.
+def submit(image, sources, width, height, **params):
+    """Queue an image, or a list of its stars; print the job id.
 
     \b
     Example:
       astro-jobs submit --image uploads/m42.jpg --scale-low 1 --scale-high 3
       {"ok": true, "job_id": "9b1c..."}
+      astro-jobs submit --sources stars.csv --width 3000 --height 2000
     """
-    ok(job_id=api.submit(image, **params))
+    if (image is None) == (sources is None):
+        raise click.UsageError("give --image or --sources (one of them)")
+    if sources is None:
+        if width is not None or height is not None:
+            raise click.UsageError("--width and --height go with --sources")
+        ok(job_id=api.submit(image, **params))
+    else:
+        ok(job_id=api.submit_sources(sources, width, height, **params))
 
 
 @cli.command()

@@ -116,6 +116,8 @@ def extractor_argv(job, status):
                  "--scale-units", params["scale_units"]]
     if params.get("downsample") is not None:
         argv += ["--downsample", str(params["downsample"])]
+    if params.get("image_width") is not None:  # a star list: the image it was measured on
+        argv += ["--width", str(params["image_width"]), "--height", str(params["image_height"])]
     argv += ["--timeout", f"{params['timeout']:g}"]
     return argv
 

@@ -52,6 +52,8 @@ def main():
     parser.add_argument("--scale-units")
     parser.add_argument("--downsample")
     parser.add_argument("--timeout")
+    parser.add_argument("--width")
+    parser.add_argument("--height")
     args = parser.parse_args()
     mode = os.path.splitext(os.path.basename(args.image))[0].split("-")[0]
     print(f"stand-in extractor: mode {mode}", flush=True)

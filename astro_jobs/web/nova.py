@@ -9,6 +9,7 @@ import json
 import math
 
 from ..errors import BadInput
+from ..units import width_deg_from_focal_35mm
 
 SCALE_UNITS = ("degwidth", "arcminwidth", "arcsecperpix", "focalmm")
 # nova's defaults when a client gives only one bound (its Submission model).
@@ -18,8 +19,6 @@ HINTS = {"center_ra": float, "center_dec": float, "radius": float, "tweak_order"
          "parity": int, "crpix_center": bool, "positional_error": float,
          "use_sextractor": bool, "invert": bool}
 MAX_SOURCES = 100_000
-# A 35 mm frame is 36 mm wide: focalmm is a field width in disguise.
-FRAME_WIDTH_MM = 36.0
 
 
 class NovaError(BadInput):
@@ -56,10 +55,6 @@ def _typed(args, key, kind):
     return number
 
 
-def degwidth_from_focalmm(focal_mm):
-    return math.degrees(2 * math.atan(FRAME_WIDTH_MM / 2 / focal_mm))
-
-
 def scale_bounds(args):
     """(low, high, units) from nova's scale fields, or (None, None, None)."""
     units = args.get("scale_units") or "degwidth"
@@ -83,7 +78,8 @@ def scale_bounds(args):
         if low <= 0 or high <= 0:
             raise NovaError("focalmm scale bounds must be greater than 0")
         # A longer focal length is a narrower field: the bounds swap.
-        low, high, units = degwidth_from_focalmm(high), degwidth_from_focalmm(low), "degwidth"
+        low, high = width_deg_from_focal_35mm(high), width_deg_from_focal_35mm(low)
+        units = "degwidth"
     return low, high, units
 
 

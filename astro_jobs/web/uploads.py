@@ -14,8 +14,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import (Data, Epilogue, Field, File, MultipartDecoder,
-                                       NeedData)
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from .. import config
 from .nova import NovaError
