@@ -196,6 +196,43 @@ def prune(older_than):
     ok(removed=api.prune(older_than))
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False),
+              help="TLS certificate (PEM); with --key, serve HTTPS.")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's private key (PEM).")
+def serve(host, port, cert, key):
+    """Serve nova.astrometry.net's API and the operator page (extra [server]).
+
+    Prints {"ok": true, "url": ...} once listening, then serves until
+    interrupted.
+
+    \b
+    Example:
+      astro-jobs serve --port 8080
+      {"ok": true, "url": "http://127.0.0.1:8080/"}
+    """
+    if (cert is None) != (key is None):
+        raise click.UsageError("--cert and --key go together")
+    try:
+        from .web import server
+        server.check_installed()
+    except ImportError as exc:
+        return fail(f"the server extra is not installed ({exc.name}): "
+                    "pip install 'astro-jobs[server]'", "server_missing", 1)
+    try:
+        sock = server.bind(host, port)
+    except OSError as exc:
+        return fail(f"cannot listen on {host}:{port}: {exc.strerror}", "cannot_listen", 1)
+    ok(url=server.url_of(sock, cert is not None))
+    sys.stdout.flush()
+    server.run(sock, cert, key)
+
+
 def main(argv=None):
     try:
         code = cli.main(args=argv, prog_name="astro-jobs", standalone_mode=False)

@@ -376,6 +376,15 @@ def output_file(job, relative):
     return path
 
 
+def read_output_head(job, relative, limit):
+    """The first ``limit`` bytes of an output file, or None if there is none."""
+    path = output_file(job, relative)
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read(limit)
+
+
 def read_stage(job):
     try:
         with open(job.stage_path, "rb") as handle:

@@ -43,3 +43,7 @@ def valid_session(session):
 def may_change(session):
     """May this browser session cancel jobs (always, without a key)?"""
     return config.api_key() is None or valid_session(session)
+
+
+def needs_login():
+    return config.api_key() is not None
