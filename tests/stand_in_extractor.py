@@ -16,6 +16,9 @@ the image it is given (the tests submit copies named after the behaviour):
     slow<N>     sleep N tenths of a second, then succeed
     bigfile     try to write a file larger than the file-size limit
     memhog      try to allocate 1 GB
+
+A star list (given with --width and --height) is named by the server, not
+the test: it behaves as ``ok``.
 """
 import argparse
 import json
@@ -56,6 +59,8 @@ def main():
     parser.add_argument("--height")
     args = parser.parse_args()
     mode = os.path.splitext(os.path.basename(args.image))[0].split("-")[0]
+    if args.width is not None:
+        mode = "ok"
     print(f"stand-in extractor: mode {mode}", flush=True)
     if mode == "ok":
         write_result(args.output)
