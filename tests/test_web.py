@@ -3,10 +3,12 @@ server process and real consumers (stand-in extractor: the solver is not the
 point here; tests/test_web_solve.py solves for real)."""
 import json
 import os
+import signal
+import subprocess
 
 import httpx
 import pytest
-from support import Env, WebServer, make_png, wait_until
+from support import REPO, Env, WebServer, free_port, make_png, wait_until
 
 KEY = "s3cret-key"
 
@@ -229,3 +231,24 @@ def test_operator_page_is_read_only_until_logged_in(env, server, images, consume
     job_page = httpx.get(f"{web.url}/jobs/{hang}").text
     assert "cancelled" in job_page and "stand-in extractor: mode hang" in job_page
     assert httpx.get(f"{web.url}/jobs/{'f' * 32}").status_code == 404
+
+
+def test_procfile_web_line_serves_on_loopback(env, tmp_path):
+    port = free_port()
+    log = open(tmp_path / "honcho.log", "wb")
+    proc = subprocess.Popen(["honcho", "-f", str(REPO / "Procfile"), "start", "web"],
+                            env=Env(env, ASTRO_JOBS_WEB_PORT=str(port)), cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def answer():
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/jobs/1", timeout=2)
+            except httpx.TransportError:
+                return None
+        reply = wait_until(answer, 20, 0.1)
+        assert reply is not None, (tmp_path / "honcho.log").read_text()
+        assert reply.status_code == 404 and reply.json()["status"] == "error"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+        log.close()
