@@ -252,3 +252,24 @@ def test_procfile_web_line_serves_on_loopback(env, tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
         log.close()
+
+
+def test_nova_scale_fields_become_scale_bounds():
+    from astro_jobs.web import nova
+
+    assert nova.scale_bounds({}) == (None, None, None)
+    assert nova.scale_bounds({"scale_type": "ev", "scale_est": 10, "scale_err": 20,
+                              "scale_units": "arcminwidth"}) == (8.0, 12.0, "arcminwidth")
+    # nova's defaults fill a missing bound.
+    assert nova.scale_bounds({"scale_lower": 2}) == (2.0, 180.0, "degwidth")
+    # 35 mm-equivalent focal lengths: 50 mm is about 39.6 degrees wide, 18 mm 90.
+    low, high, units = nova.scale_bounds({"scale_units": "focalmm", "scale_lower": 18,
+                                          "scale_upper": 50})
+    assert units == "degwidth" and round(low, 1) == 39.6 and round(high, 1) == 90.0
+    for bad in ({"scale_units": "furlongs", "scale_lower": 1, "scale_upper": 2},
+                {"scale_type": "ev", "scale_est": 10}, {"scale_type": "xx"},
+                {"scale_lower": "wide", "scale_upper": 3}):
+        with pytest.raises(nova.NovaError):
+            nova.scale_bounds(bad)
+    with pytest.raises(nova.NovaError):
+        nova.submit_params({"parity": 5})

@@ -48,7 +48,8 @@ def has_calibration(result):
 def submission(number, status, result):
     solved = has_calibration(result)
     doc = {
-        "processing_started": nova_time(status.get("started_at") or status["created_at"]),
+        # nova marks a submission started when it enters the queue: our submit.
+        "processing_started": nova_time(status["created_at"]),
         "processing_finished": nova_time(status.get("finished_at")),
         "user_images": [number],
         "images": [number],
