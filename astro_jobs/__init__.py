@@ -10,13 +10,13 @@ Every error raised on purpose is an :class:`AstroJobsError` with a ``code``.
 """
 from .api import cancel, list_jobs, logs, prune, result, status, submit, submit_sources, wait
 from .errors import (
-                     AstroJobsError,
-                     BadInput,
-                     InvalidParameter,
-                     JobFailed,
-                     JobNotFound,
-                     NotReady,
-                     StorageError,
+    AstroJobsError,
+    BadInput,
+    InvalidParameter,
+    JobFailed,
+    JobNotFound,
+    NotReady,
+    StorageError,
 )
 
 __all__ = ["submit", "submit_sources", "status", "result", "wait", "cancel", "list_jobs",

@@ -24,6 +24,7 @@ import shutil
 import threading
 import time
 import uuid
+from enum import Enum
 from pathlib import Path
 
 from . import config
@@ -202,18 +203,22 @@ def locked(job):
         in_process.release()
 
 
-def transition(job, new_state, guard=None, durable=True, **changes):
+def transition(job, new_state, guard=None, durable=True, before_write=None, **changes):
     """Move the job to ``new_state`` under its lock; return the new status.
 
-    ``guard(status)`` may veto the change by returning False (then None is
-    returned and nothing is written): it is how a run checks that the job is
-    still the one it claimed.
+    ``guard(status)``, a pure predicate, may veto the change by returning
+    False (then None is returned and nothing is written): it is how a run
+    checks that the job is still the one it claimed. ``before_write()`` is
+    the side effect that must happen under the lock once the change is
+    decided, before it is recorded (killing what a lost run left behind).
     """
     with locked(job):
         status = read_status(job)
         if guard is not None and not guard(status):
             return None
         check_transition(status["state"], new_state)
+        if before_write is not None:
+            before_write()
         status.update(changes, state=str(new_state), updated_at=now_iso())
         write_status(job, status, durable)
         return status
@@ -383,6 +388,56 @@ def read_output_head(job, relative, limit):
         return None
     with open(path, "rb") as handle:
         return handle.read(limit)
+
+
+class ResultFile(str, Enum):
+    """What the extractor left at output/result.json."""
+
+    VALID = "valid"
+    MISSING = "missing"
+    NOT_JSON = "not_json"
+    NOT_OBJECT = "not_object"
+
+
+def check_result(job):
+    """Whether result.json is a JSON object, made durable before ``done`` points to it."""
+    try:
+        with open(job.result_path, "rb") as handle:
+            result = json.load(handle)
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return ResultFile.MISSING
+    except ValueError:
+        return ResultFile.NOT_JSON
+    return ResultFile.VALID if isinstance(result, dict) else ResultFile.NOT_OBJECT
+
+
+def open_log(job):
+    """A descriptor appending to task.log, for an extractor's stdout and stderr."""
+    try:
+        return os.open(job.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise storage_error(exc, f"cannot open task.log of job {job.job_id}") from None
+
+
+def append_log(job, line):
+    """Add one line of the runner's own to task.log; False if it cannot be written."""
+    try:
+        fd = open_log(job)
+    except StorageError:
+        return False
+    try:
+        os.write(fd, line.encode() + b"\n")
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def clear_stage(job):
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(job.stage_path)
 
 
 def read_stage(job):

@@ -46,28 +46,27 @@ def requeue(job, seen, reason):
     worker = seen.get("worker") or {}
 
     def unchanged(status):
-        if not (status["state"] == State.PROCESSING
+        return (status["state"] == State.PROCESSING
                 and status.get("attempts") == seen.get("attempts")
-                and status.get("worker") == seen.get("worker")):
-            return False
-        # Killed under the job's lock: if the run was not dead after all, it
-        # cannot record an outcome before this transition (finishing needs
-        # the lock), and afterwards it no longer owns the job.
-        _kill_orphans(job, worker)
-        return True
+                and status.get("worker") == seen.get("worker"))
 
+    # Orphans are killed under the job's lock: if the run was not dead after
+    # all, it cannot record an outcome before this transition (finishing
+    # needs the lock), and afterwards it no longer owns the job.
+    decided = {"guard": unchanged, "before_write": lambda: _kill_orphans(job, worker),
+               "stage": None}
     attempts = seen.get("attempts", 1)
     limit = seen.get("max_attempts") or config.max_attempts()
     where = f"node {worker.get('node')}, pid {worker.get('pid')}"
     if attempts >= limit:
         status = jobdir.transition(
-            job, State.ERROR, guard=unchanged, finished_at=now_iso(), stage=None,
+            job, State.ERROR, finished_at=now_iso(), **decided,
             error=f"{reason} during attempt {attempts} of {limit} ({where}); giving up.")
     else:
         status = jobdir.transition(
-            job, State.QUEUED, guard=unchanged, attempts=attempts + 1, stage=None,
-            started_at=None, heartbeat_at=None, worker=None,
-            last_failure=f"{reason} during attempt {attempts} ({where})")
+            job, State.QUEUED, attempts=attempts + 1, started_at=None, heartbeat_at=None,
+            worker=None, last_failure=f"{reason} during attempt {attempts} ({where})",
+            **decided)
         if status is not None:
             enqueue(job.job_id, status["params"].get("priority", 0))
     if status is not None:

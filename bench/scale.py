@@ -16,92 +16,45 @@ while the consumers already wait on the queue (BZPOPMIN), so it includes
 pickup, claim, the extractor's process start and the status writes.
 """
 import argparse
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from support import (  # noqa: E402
-    STAND_IN,
-    RedisServer,
-    make_png,
-    procfile_worker_command,
-    redis_command,
-    wait_until,
-)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from astro_jobs.timefmt import parse_iso as epoch  # noqa: E402
 
-
-def wait_for(predicate, timeout, what):
-    if not wait_until(predicate, timeout=timeout, interval=0.02):
-        raise SystemExit(f"timed out waiting for {what}")
-
-
-def base_env(jobs_dir, redis_url):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ASTRO_JOBS_") and k not in ("JOBS_DIR", "ASTRO_EXTRACT_BIN")}
-    env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN),
-               ASTRO_JOBS_QUEUE_URL=redis_url, PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
-def start_consumer(env, node, workers, log_path):
-    env = dict(env, ASTRO_JOBS_NODE=node, ASTRO_JOBS_WORKERS=str(workers))
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(["bash", "-c", "exec " + procfile_worker_command()], cwd=REPO,
-                            env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    return proc, log
+from support import (  # noqa: E402
+    Consumer,
+    Env,
+    RedisServer,
+    make_png,
+    redis_command,
+    scrubbed_env,
+    submit_many,
+    wait_until,
+)
 
 
 def run_scenario(redis, root, nodes, workers, jobs, tenths):
     """Submit ``jobs`` jobs to ``nodes`` consumers; return the measurements."""
-    jobs_dir = root / f"jobs-{nodes}-nodes"
-    jobs_dir.mkdir()
     redis_command(redis.port, "FLUSHALL")
-    env = base_env(jobs_dir, redis.url)
+    env = scrubbed_env(root / f"jobs-{nodes}-nodes", ASTRO_JOBS_QUEUE_URL=redis.url)
     image = make_png(root / f"slow{tenths}.png")
     cpu_before = os.times()
-    consumers = [start_consumer(env, f"node-{chr(97 + i)}", workers,
-                                root / f"consumer-{nodes}-{i}.log") for i in range(nodes)]
+    consumers = [Consumer(Env(env, ASTRO_JOBS_NODE=f"node-{chr(97 + i)}"), workers,
+                          root / f"consumer-{nodes}-{i}.log") for i in range(nodes)]
     try:
         # Measure from idle: every worker thread waiting inside Redis.
-        wait_for(lambda: redis.blocked_pops() >= nodes * workers, 30, "idle consumers")
-        # Submit in-process through the Python API: a CLI process per job
-        # would cost more CPU than the jobs themselves on a small machine.
-        submit = subprocess.run(
-            [sys.executable, "-c",
-             "import sys, astro_jobs\n"
-             "print(' '.join(astro_jobs.submit(sys.argv[1]) for _ in range(int(sys.argv[2]))))",
-             str(image), str(jobs)], env=env, capture_output=True, text=True, check=True)
-        job_ids = submit.stdout.split()
-
-        def read(job_id):
-            return json.loads((jobs_dir / job_id / "status.json").read_text())
-
-        def all_terminal():
-            return all(read(j)["state"] in ("done", "error", "cancelled") for j in job_ids)
-        wait_for(all_terminal, 60 + jobs * tenths / 10, "jobs to finish")
+        if not wait_until(lambda: redis.blocked_pops() >= nodes * workers, timeout=30):
+            raise SystemExit("consumers did not become idle")
+        final = env.wait_all_terminal(submit_many(env, image, jobs), 60 + jobs * tenths / 10)
     finally:
-        for proc, log in consumers:
-            proc.send_signal(signal.SIGINT)
-        for proc, log in consumers:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            log.close()
+        for consumer in consumers:
+            consumer.stop()
     cpu_after = os.times()
-    final = [read(j) for j in job_ids]
     states = Counter(s["state"] for s in final)
     if states != {"done": jobs}:
         raise SystemExit(f"not every job ended done: {dict(states)}")

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install what astro-jobs needs on Debian/Ubuntu: astrometry.net with the
-# Tycho-2 index files, exiftool, redis-server (tests and multi-node), and the
-# Python package with its extras. Idempotent and quick when all is present.
+# Tycho-2 index files (07 for fields of 0.3-0.7 degree), exiftool, redis-server
+# (tests and multi-node), and the Python package with its extras. Idempotent
+# and quick when all is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(astrometry.net astrometry-data-tycho2-08-littleendian
-          astrometry-data-tycho2-09-littleendian astrometry-data-tycho2-10-19-littleendian
+packages=(astrometry.net astrometry-data-tycho2-07-littleendian
+          astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian
+          astrometry-data-tycho2-10-19-littleendian
           libimage-exiftool-perl netpbm redis-server
           chromium chromium-driver openssl)  # the web face's browser and HTTPS tests
 missing=()

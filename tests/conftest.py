@@ -1,21 +1,16 @@
 """Fixtures: real consumers, real SQLite, the real CLI, no mocks."""
-import os
 import signal
 
 import pytest
-from support import STAND_IN, Env, make_png
+
+from support import make_png, scrubbed_env
 
 
 @pytest.fixture
 def env(tmp_path):
     """CLI environment with a fresh JOBS_DIR and the stand-in extractor."""
-    environment = Env(os.environ)
-    for name in list(environment):
-        if name.startswith("ASTRO_JOBS_") or name in ("JOBS_DIR", "ASTRO_EXTRACT_BIN"):
-            del environment[name]
-    environment.update(JOBS_DIR=str(tmp_path / "jobs"), ASTRO_EXTRACT_BIN=str(STAND_IN),
-                       ASTRO_JOBS_HEARTBEAT="0.5", PYTHONDONTWRITEBYTECODE="1")
-    return environment
+    return scrubbed_env(tmp_path / "jobs", ASTRO_JOBS_HEARTBEAT="0.5",
+                        PYTHONDONTWRITEBYTECODE="1")
 
 
 @pytest.fixture

@@ -116,17 +116,45 @@ class Env(dict):
     def consumer(self, workers=2, **extra_env):
         return Consumer(Env(self, **extra_env), workers)
 
+    def statuses(self, job_ids):
+        """status.json of each job, read straight from its folder."""
+        return [json.loads((self.jobs_dir / job_id / "status.json").read_text())
+                for job_id in job_ids]
+
+    def wait_all_terminal(self, job_ids, timeout, interval=0.2):
+        """Block until every job is terminal; their statuses (AssertionError on timeout)."""
+        def all_terminal():
+            statuses = self.statuses(job_ids)
+            return statuses if all(s["state"] in TERMINAL for s in statuses) else None
+        statuses = wait_until(all_terminal, timeout=timeout, interval=interval)
+        assert statuses, f"jobs not terminal after {timeout} s"
+        return statuses
+
+
+TERMINAL = ("done", "error", "cancelled")
+
+
+def scrubbed_env(jobs_dir, **extra):
+    """This process's environment without any astro-jobs setting, plus a
+    JOBS_DIR and the stand-in extractor: what every test and bench starts from."""
+    env = Env({name: value for name, value in os.environ.items()
+               if not name.startswith("ASTRO_JOBS_")
+               and name not in ("JOBS_DIR", "ASTRO_EXTRACT_BIN")})
+    env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN), **extra)
+    return env
+
 
 class Consumer:
-    """A real ``huey_consumer`` started with the Procfile's command."""
+    """A real ``huey_consumer`` started with the Procfile's command (or ``command``)."""
 
-    def __init__(self, env, workers=2, log_path=None):
+    def __init__(self, env, workers=2, log_path=None, command=None):
         self.env = Env(env, ASTRO_JOBS_WORKERS=str(workers))
         self.log_path = log_path or env.jobs_dir.parent / f"consumer-{time.monotonic_ns()}.log"
         env.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "wb")
         # exec: the consumer itself is the child, so signals reach it directly.
-        self.proc = subprocess.Popen(["bash", "-c", "exec " + procfile_worker_command()],
+        self.proc = subprocess.Popen(["bash", "-c", "exec " + (command or
+                                                             procfile_worker_command())],
                                      cwd=REPO, env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_started()
@@ -153,6 +181,9 @@ class Consumer:
         self.send(signum)
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
         finally:
             self.log.close()
 
@@ -200,6 +231,26 @@ def python_snippet(code, env):
                           text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system, every thread) a live process has used."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        fields = handle.read().rsplit(b")", 1)[1].split()
+    # After the command name: utime and stime are fields 12 and 13 (0-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def submit_many(env, image, count):
+    """``count`` jobs of ``image`` submitted in one process (Python API); their ids.
+
+    A CLI process per job would cost more CPU than short jobs themselves.
+    """
+    code = ("import sys, astro_jobs\n"
+            "print(' '.join(astro_jobs.submit(sys.argv[1]) for _ in range(int(sys.argv[2]))))")
+    proc = subprocess.run([sys.executable, "-c", code, str(image), str(count)], env=env,
+                          capture_output=True, text=True, cwd=REPO, check=True)
+    return proc.stdout.split()
 
 
 def max_overlap(intervals):

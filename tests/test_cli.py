@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support import REPO, SAMPLE_IMAGE, make_png, python_snippet
 
 COMMANDS = ["submit", "status", "result", "wait", "cancel", "list", "logs", "prune"]

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import pytest
+
 from support import (
     REPO,
     STAND_IN,

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+
 from support import CORPUS, REPO, separation_deg
 
 EXPECTED_PATH = CORPUS / "expected.json"

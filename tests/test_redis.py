@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+
 from support import REDIS_SERVER, RedisServer, free_port, python_snippet, redis_command, wait_until
 
 pytestmark = pytest.mark.skipif(

@@ -1,0 +1,102 @@
+"""Keep one extractor company until it ends: heartbeat, stage, timeout, cancel.
+
+The supervisor only watches and stops; what the end means for the job is
+``judge.judge``'s to say.
+"""
+import os
+import signal
+import time
+
+from . import config, jobdir, process
+from .judge import StopReason
+from .states import State
+from .timefmt import now_iso
+
+# How often a running job looks for a cancel or a new stage.
+POLL_SECONDS = 0.25
+JOB_ENV_MARKER = "ASTRO_JOBS_JOB_ID"
+
+
+def extractor_env(job, environ):
+    """The extractor's environment: ours, plus where to report its stage and
+    the marker by which anything it starts can be found again."""
+    return dict(environ, PYTHONUNBUFFERED="1", ASTRO_JOBS_STAGE_FILE=str(job.stage_path),
+                **{JOB_ENV_MARKER: job.job_id})
+
+
+def start(job, argv, header, owns, stopping):
+    """Start the job's extractor in a fresh output/, ``header`` first in task.log;
+    its Supervisor."""
+    jobdir.reset_output(job)
+    jobdir.clear_stage(job)
+    jobdir.append_log(job, header)
+    fd = jobdir.open_log(job)
+    try:
+        proc = process.spawn(argv, job.output_dir, fd, extractor_env(job, os.environ),
+                             config.max_memory_bytes(), config.max_output_bytes())
+    finally:
+        os.close(fd)
+    return Supervisor(job, proc, owns, stopping)
+
+
+class Supervisor:
+    """Watches one running extractor on behalf of the run that owns the job.
+
+    ``owns(status)`` tells whether the job is still the run's; ``stopping()``
+    whether the consumer is shutting down.
+    """
+
+    def __init__(self, job, proc, owns, stopping):
+        self.job, self.proc, self.owns, self.stopping = job, proc, owns, stopping
+        self.stage_seen = None
+
+    def watch(self, timeout):
+        """Wait for the extractor to end or be stopped; why it ended."""
+        deadline = time.monotonic() + timeout
+        heartbeat = config.heartbeat_seconds()
+        next_beat = time.monotonic() + heartbeat
+        watch = process.Watch(self.proc)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if watch.wait(min(POLL_SECONDS, max(remaining, 0))) is not None:
+                    return StopReason.EXITED
+                reason = self._reason_to_stop(deadline)
+                if reason is not None:
+                    return reason
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + heartbeat
+                    self._record(heartbeat_at=now_iso())
+                else:
+                    self._record()
+        finally:
+            watch.close()
+
+    def _reason_to_stop(self, deadline):
+        if time.monotonic() >= deadline:
+            return StopReason.TIMEOUT
+        if self.stopping():
+            return StopReason.INTERRUPTED
+        status = jobdir.read_status(self.job)
+        if self.owns(status):
+            return None
+        if status["state"] == State.CANCELLED:
+            return StopReason.CANCELLED
+        return StopReason.SUPERSEDED
+
+    def _record(self, **changes):
+        """Write a new stage and/or heartbeat, if there is one, while we own the job."""
+        stage = jobdir.read_stage(self.job)
+        if stage and stage != self.stage_seen:
+            self.stage_seen = changes["stage"] = stage
+        if changes:
+            jobdir.update(self.job, self.owns, **changes)
+
+    def stop(self, grace=process.TERM_GRACE):
+        """Kill the extractor's whole group (TERM, then KILL) and reap it."""
+        process.kill_group(self.proc.pid, self.proc, grace=grace)
+        self.proc.wait()
+
+    def sweep_group(self):
+        """The leader ended: anything it left behind in its group goes too."""
+        process.signal_group(self.proc.pid, signal.SIGKILL)

@@ -1,0 +1,45 @@
+"""Judging a finished run: a pure function of stop reason, exit status and
+result file, tested alone (the consumer tests cover it end to end)."""
+import signal
+
+import pytest
+
+from astro_jobs.jobdir import ResultFile
+from astro_jobs.judge import Outcome, StopReason, judge
+from astro_jobs.states import State
+
+TAIL = " Last lines of task.log: boom"
+
+
+@pytest.mark.parametrize("reason", [StopReason.CANCELLED, StopReason.SUPERSEDED,
+                                    StopReason.INTERRUPTED])
+def test_runs_that_lost_the_job_record_nothing(reason):
+    assert judge(reason, -signal.SIGTERM, None, 60, TAIL) is None
+
+
+def test_timeout_is_an_error_naming_the_limit():
+    outcome = judge(StopReason.TIMEOUT, -signal.SIGKILL, None, 42, TAIL)
+    assert outcome.state is State.ERROR
+    assert outcome.error.startswith("timed out after 42 s;") and outcome.error.endswith(TAIL)
+
+
+@pytest.mark.parametrize("code, words", [(3, "exited with code 3"),
+                                         (-signal.SIGKILL, "killed by signal SIGKILL")])
+def test_a_failed_extractor_is_an_error_with_its_exit_and_log(code, words):
+    outcome = judge(StopReason.EXITED, code, None, 60, TAIL)
+    assert outcome == Outcome(State.ERROR, f"the extractor {'was ' if code < 0 else ''}"
+                                           f"{words}.{TAIL}")
+
+
+@pytest.mark.parametrize("result, words", [
+    (ResultFile.MISSING, "wrote no output/result.json"),
+    (ResultFile.NOT_JSON, "is not valid JSON"),
+    (ResultFile.NOT_OBJECT, "is not a JSON object"),
+])
+def test_exit_0_needs_a_result_object(result, words):
+    outcome = judge(StopReason.EXITED, 0, result, 60, TAIL)
+    assert outcome.state is State.ERROR and words in outcome.error
+
+
+def test_exit_0_with_a_result_object_is_done():
+    assert judge(StopReason.EXITED, 0, ResultFile.VALID, 60, TAIL) == Outcome(State.DONE)
