@@ -8,6 +8,7 @@ import subprocess
 
 import httpx
 import pytest
+
 from support import REPO, Env, WebServer, free_port, make_png, wait_until
 
 KEY = "s3cret-key"

@@ -11,6 +11,7 @@ import subprocess
 import httpx
 import pytest
 from astropy.io import fits
+
 from support import (
     CORPUS,
     REPO,
