@@ -231,6 +231,9 @@ def test_operator_page_is_read_only_until_logged_in(env, server, images, consume
         assert cross.status_code == 403
     job_page = httpx.get(f"{web.url}/jobs/{hang}").text
     assert "cancelled" in job_page and "stand-in extractor: mode hang" in job_page
+    assert httpx.get(f"{web.url}/jobs/{hang}/files/input").content == \
+        images("hang").read_bytes()
+    assert httpx.get(f"{web.url}/jobs/{hang}/files/wcs").status_code == 404
     assert httpx.get(f"{web.url}/jobs/{'f' * 32}").status_code == 404
 
 

@@ -28,6 +28,20 @@ def _serve(status, kind):
                         content_disposition_type="inline" if download is None else "attachment")
 
 
+# Input formats a browser shows inline; others download.
+INPUT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
+               "fits": "application/fits", "csv": "text/csv", "xyls": "application/fits"}
+
+
+def _input(status):
+    job, info = jobdir.Job(status["job_id"]), status.get("input") or {}
+    path = job.input_file(status)
+    media_type = INPUT_TYPES.get(info.get("format"), "application/octet-stream")
+    inline = media_type in ("image/jpeg", "image/png", "text/csv")
+    return FileResponse(path, media_type=media_type, filename=info.get("file"),
+                        content_disposition_type="inline" if inline else "attachment")
+
+
 def _log(status):
     return PlainTextResponse(api.logs(status["job_id"]))
 
@@ -47,6 +61,8 @@ def job_file(request):
     status = api.status(request.path_params["job_id"])
     if kind == "log":
         return _log(status)
+    if kind == "input":
+        return _input(status)
     if kind not in KINDS:
         raise JobNotFound(f"no file kind {kind!r}", code="file_not_found")
     return _serve(status, kind)
