@@ -81,6 +81,7 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     card = browser.find_element(By.CSS_SELECTOR, f'li[data-job="{job_id}"]')
     thumb = card.find_element(By.CSS_SELECTOR, "img.thumb")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, thumb))
+    assert browser.execute_script("return arguments[0].naturalWidth", thumb) == 360
     assert "done" in card.text and "solved" in card.text
     counts = browser.find_element(By.CSS_SELECTOR, ".count.state-done").text
     assert counts.split()[0] == "1"

@@ -3,11 +3,11 @@
 Only what the extractor listed in result.json's ``files`` is served, and
 ``jobdir`` checks that each stays inside the job's output/.
 """
-from starlette.responses import FileResponse, PlainTextResponse
+from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from .. import api, jobdir
 from ..errors import JobNotFound
-from . import novaapi, present
+from . import novaapi, present, thumbnails
 
 # name in result.json's "files" -> (media type, download name)
 KINDS = {
@@ -42,6 +42,17 @@ def _input(status):
                         content_disposition_type="inline" if inline else "attachment")
 
 
+def _thumbnail(status):
+    result = present.done_result(status) or {}
+    name = (result.get("files") or {}).get("annotated")
+    data = thumbnails.thumbnail(jobdir.Job(status["job_id"]), name) if name else None
+    if data is None:
+        raise JobNotFound(f"job {status['job_id']} has no annotated image",
+                          code="file_not_found")
+    return Response(data, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
 def _log(status):
     return PlainTextResponse(api.logs(status["job_id"]))
 
@@ -63,6 +74,8 @@ def job_file(request):
         return _log(status)
     if kind == "input":
         return _input(status)
+    if kind == "thumbnail":
+        return _thumbnail(status)
     if kind not in KINDS:
         raise JobNotFound(f"no file kind {kind!r}", code="file_not_found")
     return _serve(status, kind)

@@ -6,6 +6,7 @@ import socket
 def check_installed():
     """ImportError naming the first missing package of the server extra."""
     import jinja2  # noqa: F401
+    import PIL  # noqa: F401
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
     import werkzeug  # noqa: F401
