@@ -277,3 +277,20 @@ def test_nova_scale_fields_become_scale_bounds():
             nova.scale_bounds(bad)
     with pytest.raises(nova.NovaError):
         nova.submit_params({"parity": 5})
+
+
+def test_uploads_are_streamed_to_disk_not_held_in_memory(env, server, tmp_path):
+    web = server()
+    session = login(web.url)
+
+    def peak_kb():
+        status = open(f"/proc/{web.proc.pid}/status").read()
+        return int(status.split("VmHWM:")[1].split()[0])
+    big = tmp_path / "big.raw"
+    with open(big, "wb") as handle:  # 64 MB that is no image: received whole, then refused
+        handle.truncate(64 * 2**20)
+    before = peak_kb()
+    doc, code = upload(web.url, session, big)
+    assert code == 200 and doc["status"] == "error", doc
+    assert peak_kb() - before < 16 * 1024, (before, peak_kb())
+    assert job_folders(env) == [] and list((tmp_path / "tmp").iterdir()) == []
