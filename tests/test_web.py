@@ -4,6 +4,7 @@ point here; tests/test_web_solve.py solves for real)."""
 import json
 import os
 import signal
+import socket
 import subprocess
 
 import httpx
@@ -294,3 +295,14 @@ def test_uploads_are_streamed_to_disk_not_held_in_memory(env, server, tmp_path):
     assert code == 200 and doc["status"] == "error", doc
     assert peak_kb() - before < 16 * 1024, (before, peak_kb())
     assert job_folders(env) == [] and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_serve_refuses_bad_usage_with_json(env, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        code, out, _ = env.run("serve", "--port", taken.getsockname()[1])
+        assert (code, out["code"]) == (1, "cannot_listen"), out
+    (tmp_path / "cert.pem").write_text("x")
+    code, out, _ = env.run("serve", "--cert", tmp_path / "cert.pem")
+    assert (code, out["code"]) == (2, "usage") and "--key" in out["error"]
