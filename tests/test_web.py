@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+from datetime import datetime
 
 import httpx
 import pytest
@@ -76,7 +77,9 @@ def test_nova_flow_upload_poll_and_read(env, server, images, consumers):
     assert isinstance(doc["subid"], int) and len(doc["hash"]) == 40
     sub = poll_finished(web.url, doc["subid"])
     assert sub["jobs"] == [doc["subid"]] and isinstance(sub["jobs"][0], int)
-    assert sub["processing_started"] != "None" and "error_message" not in sub
+    assert "error_message" not in sub and sub["user"] == 1
+    for key in ("processing_started", "processing_finished"):  # nova's format, UTC
+        datetime.strptime(sub[key], "%Y-%m-%d %H:%M:%S.%f")
     job = sub["jobs"][0]
     for path in (f"/api/jobs/{job}", f"/api/jobs/{job}/"):
         for method in ("GET", "POST"):

@@ -5,7 +5,7 @@ is all four, so a submission's id, its job's id and its calibration's id are
 the same integer.
 """
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .. import api, jobdir
 from ..errors import AstroJobsError
@@ -15,13 +15,17 @@ from ..states import State
 # orientation is flipped up/down against a FITS file's.
 JPEG_LIKE = ("jpeg", "png", "gif")
 WCS_HEADER_BYTES = 64 * 2880
+# nova names the submitting user by id; here there is one, the key's holder.
+LOCAL_USER = 1
 
 
 def nova_time(iso):
-    """An ISO timestamp as nova prints a datetime (``str()``), or ``"None"``."""
+    """An ISO timestamp as nova prints one (``2021-06-29 06:24:01.873119``, UTC
+    without a zone), or ``"None"``: clients parse it with that format."""
     if not iso:
         return "None"
-    return str(datetime.fromisoformat(iso.replace("Z", "+00:00")))
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def done_result(status):
@@ -48,6 +52,7 @@ def has_calibration(result):
 def submission(number, status, result):
     solved = has_calibration(result)
     doc = {
+        "user": LOCAL_USER,
         # nova marks a submission started when it enters the queue: our submit.
         "processing_started": nova_time(status["created_at"]),
         "processing_finished": nova_time(status.get("finished_at")),
