@@ -76,6 +76,7 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, annotated))
     assert '"solved": true' in browser.find_element(By.ID, "result").text
     assert "Ursa Major" in browser.find_element(By.ID, "result").text
+    assert "Ursa Major" in browser.find_element(By.CSS_SELECTOR, "dl.solution").text
 
     browser.get(site.url + "/")
     card = browser.find_element(By.CSS_SELECTOR, f'li[data-job="{job_id}"]')
@@ -91,6 +92,7 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     browser.set_window_size(390, 844)  # a phone
     browser.get(f"{site.url}/jobs/{job_id}")
     assert fits_width(browser)
+    screenshot(browser, tmp_path, "job-page-phone.png")
     browser.get(site.url + "/")
     assert fits_width(browser)
     screenshot(browser, tmp_path, "operator-page-phone.png")

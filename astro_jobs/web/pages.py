@@ -76,7 +76,7 @@ def job_page(request):
     status = api.status(request.path_params["job_id"])
     result = present.done_result(status)
     return templates.TemplateResponse(request, "job.html", _context(
-        request, job=row(status), status=status,
+        request, job=row(status), status=status, result=result,
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
         log=api.logs(status["job_id"], LOG_LINES),
