@@ -175,7 +175,8 @@ def test_bad_requests_get_nova_errors_and_leave_nothing_behind(env, server, imag
         reply = httpx.post(web.url + "/api/upload", data=body)
         assert reply.status_code == 200 and reply.json()["status"] == "error", reply.text
     for path in ("/api/submissions/99", "/api/jobs/99", "/api/jobs/99/calibration",
-                 "/wcs_file/99", "/joblog/99", "/api/jobs/abc", "/api/nothing"):
+                 "/wcs_file/99", "/joblog/99", "/api/jobs/abc", "/api/nothing",
+                 "/api/jobs/0", f"/api/jobs/{2**70}"):
         reply = httpx.get(web.url + path)
         assert reply.status_code == 404 and reply.json()["status"] == "error", path
     assert job_folders(env) == []

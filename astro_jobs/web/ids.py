@@ -14,6 +14,7 @@ from ..errors import StorageError
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS ids ("
            "number INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE)")
 BUSY_TIMEOUT = 30.0
+MAX_NUMBER = 2**63 - 1  # SQLite's largest integer
 
 
 class IdMap:
@@ -55,6 +56,8 @@ class IdMap:
 
     def job_id(self, number):
         """The job id behind ``number``, or None if it was never given."""
+        if not 0 < number <= MAX_NUMBER:
+            return None
         if number in self._by_number:
             return self._by_number[number]
         try:
