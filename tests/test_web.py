@@ -88,6 +88,12 @@ def test_nova_flow_upload_poll_and_read(env, server, images, consumers):
     assert info["status"] == "success" and info["original_filename"] == "ok.png"
     assert nova(web.url, f"/api/jobs/{job}/tags")[0] == {"tags": []}
     assert nova(web.url, f"/api/jobs/{job}/machine_tags/")[0] == {"tags": []}
+    assert nova(web.url, "/api/myjobs/", {"session": session})[0] == {
+        "status": "success", "jobs": [job]}
+    assert nova(web.url, "/api/submission_images", {"session": session, "subid": job})[0] == {
+        "status": "success", "image_ids": [job]}
+    assert nova(web.url, "/api/submission_images", {"session": session, "subid": 7})[0][
+        "status"] == "error"
     # The scale fields reached the extractor; nova's other hints are kept in params.
     (folder,) = job_folders(env)
     status = json.loads((folder / "status.json").read_text())

@@ -28,7 +28,8 @@ def _nova(path, endpoint):
 def routes():
     table = [
         ("/api/login", novaapi.login), ("/api/upload", novaapi.upload),
-        ("/api/url_upload", novaapi.url_upload),
+        ("/api/url_upload", novaapi.url_upload), ("/api/myjobs", novaapi.myjobs),
+        ("/api/submission_images", novaapi.submission_images),
         ("/api/submissions/{number:int}", novaapi.submission_status),
         (JOB, novaapi.job_status), (JOB + "/calibration", novaapi.calibration),
         (JOB + "/info", novaapi.info), (JOB + "/objects_in_field", novaapi.objects_in_field),

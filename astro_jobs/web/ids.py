@@ -71,6 +71,15 @@ class IdMap:
         self._remember(number, row[0])
         return row[0]
 
+    def numbers(self):
+        """Every number given, in order."""
+        try:
+            rows = self._connection().execute("SELECT number FROM ids ORDER BY number")
+            return [number for (number,) in rows]
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read the web id table: {exc}",
+                               code="storage_error") from None
+
     def _remember(self, number, job_id):
         self._by_number[number] = job_id
         self._by_job[job_id] = number

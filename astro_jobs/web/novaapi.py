@@ -120,6 +120,25 @@ def _sha1(path):
     return digest.hexdigest()
 
 
+async def myjobs(request):
+    """Every job the API created (one user here: the key's holder)."""
+    _require_session(await _request_args(request))
+    numbers = await run_in_threadpool(request.app.state.ids.numbers)
+    return success(jobs=numbers)
+
+
+async def submission_images(request):
+    args = await _request_args(request)
+    _require_session(args)
+    try:
+        number = int(args.get("subid"))
+    except (TypeError, ValueError):
+        raise NovaError("submission does not exist") from None
+    if await run_in_threadpool(request.app.state.ids.job_id, number) is None:
+        raise NovaError("submission does not exist")
+    return success(image_ids=[number])
+
+
 # -- reading jobs (sync: Starlette runs them in its thread pool) ---------------
 
 def job_of(request):
