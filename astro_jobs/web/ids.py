@@ -72,10 +72,11 @@ class IdMap:
         return row[0]
 
     def numbers(self):
-        """Every number given, in order."""
+        """Every number given whose job still exists, in order."""
         try:
-            rows = self._connection().execute("SELECT number FROM ids ORDER BY number")
-            return [number for (number,) in rows]
+            rows = self._connection().execute("SELECT number, job_id FROM ids ORDER BY number")
+            return [number for number, job_id in rows
+                    if jobdir.Job(job_id).status_path.exists()]
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read the web id table: {exc}",
                                code="storage_error") from None
