@@ -131,12 +131,48 @@ def _check_nova_orientation(wcs_bytes, cal, folder):
     nova flips the orientation of JPEG/PNG input (rows run top-down) and
     reports parity 1.0 for a non-negative CD determinant.
     """
-    path = folder / "served.wcs"
-    path.write_bytes(wcs_bytes)
-    out = subprocess.run(["wcsinfo", str(path)], capture_output=True, text=True,
-                         check=True).stdout
-    info = dict(line.split(None, 1) for line in out.splitlines() if " " in line)
+    info = wcsinfo(wcs_bytes, folder)
     assert cal["parity"] == (1.0 if float(info["det"]) >= 0 else -1.0)
     expected = (180 - float(info["orientation"])) % 360
     assert abs((cal["orientation"] - expected + 180) % 360 - 180) < 0.01, (cal, expected)
     assert fits.Header.fromstring(wcs_bytes.decode("ascii", "replace"))["NAXIS"] == 0
+
+
+def test_fits_upload_gets_a_new_fits_file_and_unflipped_orientation(stack, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    grey = np.asarray(Image.open(IMAGE).convert("L"), dtype=np.uint8)[::-1]  # rows bottom-up
+    fits.writeto(tmp_path / "apod4.fits", grey)
+    client = httpx.Client(base_url=stack["http"], timeout=30)
+    session = client.post("/api/login", data={"request-json": json.dumps(
+        {"apikey": "k"})}).json()["session"]
+    with open(tmp_path / "apod4.fits", "rb") as handle:
+        subid = client.post("/api/upload", data={"request-json": json.dumps(
+            {"session": session})}, files={"file": handle}).json()["subid"]
+
+    def finished():
+        status = client.get(f"/api/jobs/{subid}").json()["status"]
+        return status if status != "solving" else None
+    assert wait_until(finished, SOLVE_TIMEOUT, 0.5) == "success"
+    cal = client.get(f"/api/jobs/{subid}/calibration").json()
+    assert_centre(cal["ra"], cal["dec"])
+    new = client.get(f"/new_fits_file/{subid}")
+    assert new.status_code == 200
+    path = tmp_path / "new.fits"
+    path.write_bytes(new.content)
+    with fits.open(path) as hdus:
+        assert hdus[0].header["CTYPE1"].startswith("RA---TAN")
+        assert hdus[0].data.shape == grey.shape
+    # FITS rows run bottom-up: nova reports the WCS's own orientation, unflipped.
+    info = wcsinfo(client.get(f"/wcs_file/{subid}").content, tmp_path)
+    assert abs((cal["orientation"] - float(info["orientation"]) + 180) % 360 - 180) < 0.01
+
+
+def wcsinfo(wcs_bytes, folder):
+    """astrometry.net's own reading of a WCS file (its sip.c), as a dict of strings."""
+    path = folder / "served.wcs"
+    path.write_bytes(wcs_bytes)
+    out = subprocess.run(["wcsinfo", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    return dict(line.split(None, 1) for line in out.splitlines() if " " in line)
