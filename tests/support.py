@@ -352,3 +352,46 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+
+# -- astro-jobs serve ------------------------------------------------------------
+
+class WebServer:
+    """A real ``astro-jobs serve`` on 127.0.0.1 and a free port."""
+
+    def __init__(self, env, *extra_args, log_path=None):
+        self.log_path = log_path or env.jobs_dir.parent / f"serve-{time.monotonic_ns()}.log"
+        env.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["astro-jobs", "serve", "--port", "0", *extra_args],
+                                     env=env, stdout=subprocess.PIPE, stderr=self.log,
+                                     start_new_session=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(10)
+            raise AssertionError(f"astro-jobs serve did not start: {self.output()}")
+        self.url = json.loads(line)["url"].rstrip("/")
+
+    def output(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def self_signed_certificate(folder):
+    """(cert, key) paths of a throwaway certificate for 127.0.0.1, made with openssl."""
+    cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
