@@ -44,7 +44,9 @@ bench: bench-cli bench-submit bench-pickup bench-drain bench-solve
 bench-%: test-deps
 	PATH="$(BIN):$$PATH" $(BIN)/python bench/$*.py
 
-chaos: bench-chaos
+chaos: test-deps
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/chaos.py --queue sqlite
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/chaos.py --queue redis
 
 clean:
 	rm -rf demo-jobs .pytest_cache build dist *.egg-info

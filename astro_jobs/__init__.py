@@ -8,7 +8,7 @@
 
 Every error raised on purpose is an :class:`AstroJobsError` with a ``code``.
 """
-from .api import cancel, list_jobs, logs, prune, result, status, submit, wait
+from .api import cancel, list_jobs, logs, prune, result, status, submit, submit_sources, wait
 from .errors import (
     AstroJobsError,
     BadInput,
@@ -19,7 +19,8 @@ from .errors import (
     StorageError,
 )
 
-__all__ = ["submit", "status", "result", "wait", "cancel", "list_jobs", "logs", "prune",
+__all__ = ["submit", "submit_sources", "status", "result", "wait", "cancel", "list_jobs",
+           "logs", "prune",
            "AstroJobsError", "BadInput", "InvalidParameter", "JobNotFound", "NotReady",
            "JobFailed", "StorageError"]
 __version__ = "0.1.0"

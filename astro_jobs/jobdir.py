@@ -5,6 +5,7 @@ Layout::
     $JOBS_DIR/queue.sqlite3        Huey's queue (SQLite storage only)
     $JOBS_DIR/consumers/<instance>.json
                                    one per consumer process: who, heartbeat
+    $JOBS_DIR/web-ids.sqlite3      integer ids of `astro-jobs serve` (nova's clients)
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -29,6 +30,7 @@ from enum import Enum
 from pathlib import Path
 
 from . import config
+from .atomic import write_atomically
 from .errors import BadInput, JobNotFound, StorageError
 from .states import check_transition
 from .timefmt import now_iso
@@ -41,6 +43,7 @@ FILE_MODE = 0o660
 QUEUE_DB = "queue.sqlite3"
 CONSUMERS = "consumers"
 CONSUMER_INSTANCE = re.compile(r"[0-9a-f]{6,32}")
+WEB_IDS_DB = "web-ids.sqlite3"
 INCOMING = ".incoming-"
 TRASH = ".trash-"
 LOCK_TIMEOUT = 60.0
@@ -84,6 +87,11 @@ def probe_writable():
     except OSError as exc:
         return exc
     return None
+
+
+def web_ids_db_path():
+    """The web face's table of integer ids (nova's clients parse ids as integers)."""
+    return ensure_root() / WEB_IDS_DB
 
 
 def storage_error(exc, what):
@@ -157,20 +165,10 @@ def read_status(job):
 
 def write_json_atomic(path, data, durable=True):
     """Write ``data`` as JSON to ``path`` so readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     payload = json.dumps(data, indent=1, sort_keys=False).encode() + b"\n"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            os.write(fd, payload)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_atomically(path, payload, FILE_MODE, durable)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise storage_error(exc, f"cannot write {path.name} of job {path.parent.name}") from None
 
 
@@ -349,6 +347,20 @@ def reset_output(job):
     os.chmod(job.output_dir, DIR_MODE)
 
 
+# Below this much free space a failed run's output/ is removed so that its
+# error can still be recorded.
+SPACE_RESERVE = 1024 * 1024
+
+
+def out_of_space(job):
+    """Whether the job's filesystem is (nearly) full."""
+    try:
+        stat = os.statvfs(job.path)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < SPACE_RESERVE
+
+
 # -- reading what a job produced --------------------------------------------
 
 def read_result_bytes(job):
@@ -382,6 +394,29 @@ def _tail_bytes(handle, lines, block=65536):
         data = handle.read(step) + data
     return b"\n".join(data.split(b"\n")[-lines - 1:]) if data.endswith(b"\n") else \
         b"\n".join(data.split(b"\n")[-lines:])
+
+
+def output_file(job, relative):
+    """A file the extractor wrote, by its name in result.json; None if absent.
+
+    The name comes from the extractor's output: it must stay inside output/.
+    """
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        return None
+    base = job.output_dir.resolve()
+    path = (base / relative).resolve()
+    if base not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def read_output_head(job, relative, limit):
+    """The first ``limit`` bytes of an output file, or None if there is none."""
+    path = output_file(job, relative)
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read(limit)
 
 
 class ResultFile(str, Enum):

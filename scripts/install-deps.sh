@@ -8,7 +8,7 @@
 #
 # System packages: astrometry.net with the Tycho-2 index files, exiftool,
 # netpbm, redis-server, python3-venv (and faketime, chromium and its driver,
-# systemd-analyze for the tests). The venv is made by the system python3 (/usr/bin/python3,
+# openssl, systemd-analyze for the tests). The venv is made by the system python3 (/usr/bin/python3,
 # whatever else is first on PATH) at $ASTRO_JOBS_VENV (default: .venv).
 # Idempotent and quick when all is present. Root, or a user with sudo.
 set -euo pipefail
@@ -26,7 +26,7 @@ packages=(astrometry.net astrometry-data-tycho2-07-littleendian
           astrometry-data-tycho2-10-19-littleendian
           libimage-exiftool-perl netpbm redis-server python3-venv)
 if $test_deps; then
-    packages+=(faketime chromium chromium-driver systemd)
+    packages+=(faketime chromium chromium-driver systemd openssl)  # browser, HTTPS and unit tests
 fi
 
 installed() {
@@ -75,7 +75,7 @@ if ! "$venv/bin/python" -c "import sys" 2>/dev/null; then
     "$system_python" -m venv "$venv"
 fi
 extras="redis"
-$test_deps && extras="redis,test"
+$test_deps && extras="redis,server,test"
 # Always (re)install this checkout in editable mode: an editable install of
 # another clone would otherwise shadow it in the consumer's processes.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from support import ASTRO_JOBS, REPO, processes_with_env, wait_until
+from support import REPO, processes_with_env, wait_until
 
 
 def test_a_job_whose_consumer_was_killed_runs_again(env, images, consumers):
@@ -39,8 +39,8 @@ def test_a_job_past_its_attempt_limit_ends_in_error(env, images, consumers):
         consumer = consumers(env)
         if attempt == 1:
             job_id = env.submit(images("hang"))
-        env.wait_for(job_id, lambda s, n=attempt: s["state"] == "processing" and s["attempts"] == n,
-                     what=f"attempt {attempt} running")
+        env.wait_for(job_id, lambda s, n=attempt: s["state"] == "processing"
+                     and s["attempts"] == n, what=f"attempt {attempt} running")
         consumer.kill()
     consumers(env)
     final = env.wait(job_id, timeout=30)
@@ -106,7 +106,7 @@ def test_many_submitters_and_consumers_lose_nothing(env, images, consumers):
         assert proc.returncode == 0 and err == "", err
         ids += json.loads(out)
     # The CLI under the same load: a few concurrent submits must all succeed.
-    cli = [subprocess.Popen([ASTRO_JOBS, "submit", "--image", str(image)], env=env,
+    cli = [subprocess.Popen(["astro-jobs", "submit", "--image", str(image)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
            for _ in range(8)]
     for proc in cli:
