@@ -62,7 +62,8 @@ def poll_finished(url, subid, timeout=30):
 
 
 def job_folders(env):
-    return [p for p in env.jobs_dir.iterdir() if p.is_dir()] if env.jobs_dir.exists() else []
+    """Job folders only (JOBS_DIR also holds the consumer registry)."""
+    return [env.jobs_dir / name for name in env.job_folders()]
 
 
 def test_nova_flow_upload_poll_and_read(env, server, images, consumers):
