@@ -86,12 +86,19 @@ def new_status(job_id, params, image):
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
-           timeout=None, priority=None):
-    """Queue ``image`` for analysis; return the new job id."""
+           timeout=None, priority=None, notify=None):
+    """Queue ``image`` for analysis; return the new job id.
+
+    ``notify``: a URL that gets the final status POSTed when the job ends
+    (default ASTRO_JOBS_NOTIFY_URL).
+    """
     from .imagecheck import inspect  # only submit parses images (keeps status light)
+    from .notify import new_notify
+    from .webhook import validate_url
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority)
+    url = validate_url(notify if notify is not None else config.notify_url())
     fd, size = _open_image(image)
     job_id = jobdir.new_job_id()
     try:
@@ -101,7 +108,10 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
             image_info = dict(inspect(copy, config.max_image_pixels()), file=name,
                               bytes=size)
             checked["image"] = os.fsdecode(image)
-            jobdir.write_status(stage, new_status(job_id, checked, image_info))
+            status = new_status(job_id, checked, image_info)
+            if url:
+                status["notify"] = new_notify(url)
+            jobdir.write_status(stage, status)
     finally:
         os.close(fd)
     _enqueue_or_withdraw(job_id, checked["priority"])
@@ -158,8 +168,11 @@ def result(job_id):
     return json.loads(result_bytes(job_id))
 
 
-def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
-    """Block until the job is terminal; its status. NotReady after ``timeout`` s."""
+def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):
+    """Block until the job is terminal; its status. NotReady after ``timeout`` s.
+
+    ``progress(status)``, if given, is called after each look at the job.
+    """
     job = jobdir.Job(job_id)
     timeout = params.positive("timeout", timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -174,6 +187,8 @@ def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
             if is_terminal(current["state"]):
                 return current
             last_mtime = mtime
+        if progress is not None:
+            progress(current)
         if deadline is not None and time.monotonic() >= deadline:
             raise NotReady(f"the job is still {current['state']} after {timeout:g} s",
                            code="wait_timeout", state=current["state"])
@@ -204,6 +219,24 @@ def logs(job_id, tail=None):
     return jobdir.read_log(job, tail)
 
 
+def follow_logs(job_id, tail=None, poll=WAIT_POLL_SECONDS):
+    """task.log as it grows, in chunks of bytes, until the job has ended and the
+    log is drained (``tail -f`` that stops by itself)."""
+    job = jobdir.Job(job_id)
+    jobdir.read_status(job)  # JobNotFound for a job that does not exist
+    tail = params.number("tail", tail, int, 0, 10**7)
+    data, offset = jobdir.read_log_from(job, 0, tail)
+    while True:
+        if data:
+            yield data
+        ended = is_terminal(jobdir.read_status(job)["state"])
+        data, offset = jobdir.read_log_from(job, offset)
+        if ended and not data:
+            return
+        if not data:
+            time.sleep(poll)
+
+
 # -- changing -----------------------------------------------------------------
 
 def cancel(job_id):
@@ -225,3 +258,17 @@ def prune(older_than):
     seconds = parse_duration(older_than) if isinstance(older_than, str) else \
         params.number("older_than", older_than, float, 0)
     return retention.prune(seconds)
+
+
+def retry(job_id):
+    """Run a job that ended in error or was cancelled again; its new status."""
+    from . import retry as retrying
+
+    return retrying.retry(job_id)
+
+
+def stats(now=None):
+    """The queue at a glance: counts, oldest queued job, recent run times, consumers."""
+    from . import stats as statistics
+
+    return statistics.collect(now)

@@ -76,6 +76,9 @@ def cli():
 @click.option("--downsample", help="solve-field's downsample factor.")
 @click.option("--timeout", help="Wall-clock limit of the job in seconds (600).")
 @click.option("--priority", help="Higher runs first (default 0).")
+@click.option("--notify", metavar="URL",
+              help="POST the final status here when the job ends (http or https; "
+                   "default ASTRO_JOBS_NOTIFY_URL).")
 def submit(image, **params):
     """Queue an image; print the job id.
 
@@ -83,6 +86,7 @@ def submit(image, **params):
     Example:
       astro-jobs submit --image uploads/m42.jpg --scale-low 1 --scale-high 3
       {"ok": true, "job_id": "9b1c..."}
+      astro-jobs submit --image m42.jpg --notify https://backend.example/hooks/astro
     """
     ok(job_id=api.submit(image, **params))
 
@@ -124,11 +128,26 @@ def result(job_id):
 def wait(job_id, timeout):
     """Wait until the job is done, failed or cancelled; print its status.
 
+    On a terminal, stderr shows one updating line (state, stage, elapsed
+    time, attempt); stdout gets the JSON only.
+
     \b
     Example:
       astro-jobs wait --job-id 9b1c... --timeout 300
     """
-    ok(**api.wait(job_id, timeout))
+    if not sys.stderr.isatty():
+        ok(**api.wait(job_id, timeout))
+        return
+    from .terminal import ProgressLine
+
+    progress = ProgressLine(sys.stderr, prefix=f"{job_id[:8]}  ")
+    try:
+        final = api.wait(job_id, timeout, progress=progress)
+    except BaseException:
+        progress.close()
+        raise
+    progress.close(final)
+    ok(**final)
 
 
 @cli.command()
@@ -161,14 +180,23 @@ def list_(state, limit):
 @cli.command()
 @job_id_option
 @click.option("--tail", help="Only the last N lines.")
-def logs(job_id, tail):
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing as the log grows, until the job has ended.")
+def logs(job_id, tail, follow):
     """Print the job's task.log (the extractor's output) as text.
 
     \b
     Example:
       astro-jobs logs --job-id 9b1c... --tail 20
+      astro-jobs logs --job-id 9b1c... --follow
     """
-    click.echo(api.logs(job_id, tail), nl=False)
+    if not follow:
+        click.echo(api.logs(job_id, tail), nl=False)
+        return
+    stdout = click.get_binary_stream("stdout")
+    for chunk in api.follow_logs(job_id, tail):
+        stdout.write(chunk)
+        stdout.flush()
 
 
 @cli.command()
@@ -182,6 +210,43 @@ def prune(older_than):
       {"ok": true, "removed": 12}
     """
     ok(removed=api.prune(older_than))
+
+
+@cli.command()
+@job_id_option
+def retry(job_id):
+    """Queue a job that ended in error or was cancelled again (same input and
+    parameters, a new attempt).
+
+    \b
+    Example:
+      astro-jobs retry --job-id 9b1c...
+      {"ok": true, "job_id": "9b1c...", "state": "queued", "attempts": 2}
+    """
+    status = api.retry(job_id)
+    ok(job_id=job_id, state=status["state"], attempts=status["attempts"])
+
+
+@cli.command()
+@click.option("--format", "format_", type=click.Choice(["json", "prometheus"]),
+              default="json", show_default=True,
+              help="prometheus: the text exposition format (node_exporter textfile).")
+def stats(format_):
+    """The queue at a glance: jobs by state, oldest queued job, recent run times
+    and error share, consumers.
+
+    \b
+    Example:
+      astro-jobs stats
+      astro-jobs stats --format prometheus > /var/lib/node_exporter/astro_jobs.prom.$$
+    """
+    figures = api.stats()
+    if format_ == "json":
+        ok(**figures)
+        return
+    from .prometheus import render
+
+    click.echo(render(figures), nl=False)
 
 
 def main(argv=None):

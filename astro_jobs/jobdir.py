@@ -3,6 +3,7 @@
 Layout::
 
     $JOBS_DIR/queue.sqlite3        Huey's queue (SQLite storage only)
+    $JOBS_DIR/.stats-index.json    what ``stats`` knows of finished jobs (a cache)
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -20,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from . import config
 from .errors import BadInput, JobNotFound, StorageError
-from .states import check_transition
+from .states import check_transition, is_terminal
 from .timefmt import now_iso
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -38,6 +40,7 @@ DIR_MODE = 0o770
 FILE_MODE = 0o660
 QUEUE_DB = "queue.sqlite3"
 INCOMING = ".incoming-"
+STATS_INDEX = ".stats-index.json"
 TRASH = ".trash-"
 LOCK_TIMEOUT = 60.0
 
@@ -104,6 +107,46 @@ class Job:
 
     def input_file(self, status):
         return self.input_dir / status["input"]["file"]
+
+
+def job_stamps():
+    """(job id, folder mtime in ns) of every job folder, in no particular order.
+
+    Replacing status.json renames a file into the folder, which moves the
+    folder's mtime: an unchanged mtime means an unchanged status.
+    """
+    with contextlib.suppress(FileNotFoundError), os.scandir(root()) as entries:
+        for entry in entries:
+            if JOB_ID.fullmatch(entry.name):
+                with contextlib.suppress(OSError):
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISDIR(info.st_mode):
+                        yield entry.name, info.st_mtime_ns
+
+
+def read_stats_index():
+    """The stats index as written by :func:`write_stats_index`, or None."""
+    try:
+        with open(root() / STATS_INDEX, "rb") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_stats_index(index):
+    """Replace the stats index; False if JOBS_DIR refuses (it is only a cache)."""
+    path = root() / STATS_INDEX
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w") as handle:
+            json.dump(index, handle, separators=(",", ":"))
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
 
 
 def iter_jobs():
@@ -212,6 +255,10 @@ def transition(job, new_state, guard=None, durable=True, before_write=None, **ch
         check_transition(status["state"], new_state)
         if before_write is not None:
             before_write()
+        if is_terminal(new_state):
+            # Every end is an event the consumers report (notify.py); marked
+            # here so that no path to a terminal state can forget it.
+            changes.setdefault("finish_event", {"pending": True})
         status.update(changes, state=str(new_state), updated_at=now_iso())
         write_status(job, status, durable)
         return status
@@ -344,11 +391,26 @@ def read_log(job, tail=None):
     return data.decode("utf-8", "replace")
 
 
-def _tail_bytes(handle, lines, block=65536):
-    """The last ``lines`` lines without reading a large log whole."""
+def read_log_from(job, offset, tail=None):
+    """(bytes of task.log from ``offset`` or its last ``tail`` lines, end offset)."""
+    try:
+        with open(job.log_path, "rb") as handle:
+            if tail is not None:
+                end = handle.seek(0, os.SEEK_END)
+                return _tail_bytes(handle, tail, end=end), end
+            handle.seek(offset)
+            data = handle.read()
+            return data, offset + len(data)
+    except FileNotFoundError:
+        return b"", offset
+
+
+def _tail_bytes(handle, lines, block=65536, end=None):
+    """The last ``lines`` lines (of the first ``end`` bytes) without reading a large
+    log whole."""
     if lines <= 0:
         return b""
-    end = handle.seek(0, os.SEEK_END)
+    end = handle.seek(0, os.SEEK_END) if end is None else end
     data = b""
     position = end
     while position > 0 and data.count(b"\n") <= lines:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 
-from . import config, jobdir, process
+from . import config, jobdir, notify, process
 from .errors import AstroJobsError
 from .retention import LEFTOVER_SECONDS
 from .states import TERMINAL, State
@@ -110,7 +110,9 @@ class Sweeper:
             try:
                 status = jobdir.read_status(job)
                 state = status["state"]
-                if state in TERMINAL:
+                if state in TERMINAL and notify.pending(status):
+                    notify.offer(job.job_id)  # read again next sweep until reported
+                elif state in TERMINAL:
                     self.finished.add(job.job_id)
                 elif state == State.PROCESSING and worker_is_dead(status, now):
                     if requeue(job, status, "its worker died"):
