@@ -78,25 +78,30 @@ def post(url, body, secret=None, timeout=5.0, attempt=1):
     so a receiver that trickles one byte at a time cannot hold it either.
     """
     conn, target = _connection(url, timeout)
-    watchdog = threading.Timer(2 * timeout, _abort, args=(conn,))
+    aborted = threading.Event()
+    watchdog = threading.Timer(2 * timeout, _abort, args=(conn, aborted))
     watchdog.daemon = True
     watchdog.start()
     try:
         conn.request("POST", target, body=body, headers=headers(body, secret, attempt))
         response = conn.getresponse()
         response.read(65536)  # a polite receiver's short answer; never more
-        return judge_answer(response.status, response.getheader("Location"))
+        answer = judge_answer(response.status, response.getheader("Location"))
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        if not watchdog.is_alive():
-            return Delivery(False, f"no complete answer within {2 * timeout:g} s", True)
-        return Delivery(False, f"{exc.__class__.__name__}: {exc}"[:300], True)
+        answer = Delivery(False, f"{exc.__class__.__name__}: {exc}"[:300], True)
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            answer = Delivery(False, f"no answer within {timeout:g} s", True)
     finally:
         watchdog.cancel()
         conn.close()
+    if aborted.is_set():  # whatever was parsed of a cut-off answer proves nothing
+        return Delivery(False, f"no complete answer within {2 * timeout:g} s", True)
+    return answer
 
 
-def _abort(conn):
+def _abort(conn, aborted):
     """Unblock a request stuck in a read: shut the socket down under it."""
+    aborted.set()
     sock = conn.sock
     if sock is not None:
         try:
