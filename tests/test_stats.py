@@ -1,0 +1,143 @@
+"""`stats`: counts, oldest queued job, recent run times, the index of finished
+jobs, the Prometheus rendering (parsed by prometheus_client), and consumers."""
+import json
+import os
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from support import job_status, write_job
+
+NOW = time.time()
+
+
+def hex_id(number):
+    return f"{number:032x}"
+
+
+def make_known_jobs(jobs_dir):
+    """Jobs whose figures are known by construction; their ids by group."""
+    groups = {}
+
+    def add(group, state, created_ago, started_ago=None, finished_ago=None):
+        job_id = hex_id(len(sum(groups.values(), [])) + 1)
+        def ago(seconds):
+            return None if seconds is None else NOW - seconds
+        write_job(jobs_dir, job_status(job_id, state, ago(created_ago), ago(started_ago),
+                                       ago(finished_ago)))
+        groups.setdefault(group, []).append(job_id)
+
+    for run in range(1, 11):  # done a minute ago, runs of 1 to 10 s
+        add("recent_done", "done", 100, 60 + run, 60)
+    for _ in range(2):  # failed two minutes ago after 3 s
+        add("recent_error", "error", 200, 123, 120)
+    add("recent_cancelled", "cancelled", 90, None, 60)  # cancelled while queued
+    for _ in range(4):  # done half an hour ago after 20 s
+        add("hour_done", "done", 2000, 1820, 1800)
+    add("old_done", "done", 9000, 8000, 7500)  # in neither window
+    add("queued", "queued", 100)
+    add("queued", "queued", 50)
+    add("processing", "processing", 30, 20)
+    return groups
+
+
+def corrupt_jobs(jobs_dir):
+    for number, text in enumerate(['{"job_id": "x", "state": "do', "[]",
+                                   '{"state": "thinking"}'], 900):
+        folder = jobs_dir / hex_id(number)
+        folder.mkdir()
+        (folder / "status.json").write_text(text)
+
+
+def test_stats_counts_windows_and_percentiles(env):
+    make_known_jobs(env.jobs_dir)
+    corrupt_jobs(env.jobs_dir)
+    code, out, _ = env.run("stats")
+    assert code == 0
+    assert out["jobs"] == {"queued": 2, "processing": 1, "done": 15, "error": 2,
+                           "cancelled": 1, "corrupt": 3}
+    assert out["total"] == 24
+    assert 99 <= out["oldest_queued_seconds"] < 110
+    five = out["recent"]["5m"]
+    assert (five["finished"], five["done"], five["error"], five["cancelled"]) == (13, 10, 2, 1)
+    assert five["error_share"] == round(2 / 13, 4)
+    # Run times 1..10 s and 3, 3: nearest-rank median of 12 is the 6th (4 s), p95 the 12th.
+    assert five["run_seconds"] == {"count": 12, "sum": 61.0, "median": 4.0, "p95": 10.0}
+    hour = out["recent"]["60m"]
+    assert (hour["finished"], hour["done"]) == (17, 14)
+    assert hour["run_seconds"]["p95"] == 20.0
+
+
+def test_stats_of_an_empty_or_missing_jobs_dir(env):
+    code, out, _ = env.run("stats")
+    assert code == 0 and out["total"] == 0 and out["oldest_queued_seconds"] is None
+    assert out["recent"]["5m"]["run_seconds"]["median"] is None
+
+
+def test_the_index_spares_finished_folders_and_follows_their_changes(env):
+    groups = make_known_jobs(env.jobs_dir)
+    index = env.jobs_dir / ".stats-index.json"
+    first = env.run("stats")[1]
+    cached = json.loads(index.read_text())["jobs"]
+    finished = sum((groups[g] for g in groups if g not in ("queued", "processing")), [])
+    assert sorted(cached) == sorted(finished)  # finished long enough ago: indexed
+
+    # A cached job is not read again while its folder is unchanged...
+    folder = env.jobs_dir / groups["old_done"][0]
+    mtime = folder.stat().st_mtime_ns
+    (folder / "status.json").write_text("not read")
+    os.utime(folder, ns=(mtime, mtime))
+    assert env.run("stats")[1]["jobs"] == first["jobs"]
+    # ...and read again once the folder changed (status.json is replaced by rename).
+    os.utime(folder, ns=(mtime + 10**9, mtime + 10**9))
+    assert env.run("stats")[1]["jobs"]["corrupt"] == 1
+
+    # Pruned jobs leave the index; a lost index is rebuilt from the folders.
+    os.rename(folder, env.jobs_dir / ".trash-gone")
+    second = env.run("stats")[1]
+    assert groups["old_done"][0] not in json.loads(index.read_text())["jobs"]
+    index.unlink()
+    assert env.run("stats")[1]["jobs"] == second["jobs"]
+    assert index.exists()
+    index.write_text("{half written")
+    assert env.run("stats")[1]["jobs"] == second["jobs"]
+
+
+def test_stats_sees_a_retried_job_change(env, images, consumers):
+    consumer = consumers(env)
+    job_id = env.submit(images("fail"))
+    env.wait(job_id)
+    consumer.stop()
+    folder = env.jobs_dir / job_id
+    old = time.time() - 3600  # old enough to be indexed at once
+    os.utime(folder, (old, old))
+    assert env.run("stats")[1]["jobs"]["error"] == 1
+    assert job_id in json.loads((env.jobs_dir / ".stats-index.json").read_text())["jobs"]
+    env.run("retry", "--job-id", job_id)
+    jobs = env.run("stats")[1]["jobs"]
+    assert (jobs["error"], jobs["queued"]) == (0, 1)
+
+
+def test_prometheus_format_parses_with_prometheus_client(env):
+    make_known_jobs(env.jobs_dir)
+    corrupt_jobs(env.jobs_dir)
+    code, text, _ = env.run("stats", "--format", "prometheus", check_json=False)
+    assert code == 0
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert all(name.startswith("astro_jobs_") for name in families)
+
+    def value(family, **labels):
+        return next(s.value for f in families.values() for s in f.samples
+                    if s.name == family and s.labels == labels)
+
+    assert value("astro_jobs_jobs", state="queued") == 2
+    assert value("astro_jobs_jobs", state="corrupt") == 3
+    assert 99 <= value("astro_jobs_oldest_queued_seconds") < 110
+    assert families["astro_jobs_run_seconds"].type == "summary"
+    assert value("astro_jobs_run_seconds", window="5m", quantile="0.5") == 4.0
+    assert value("astro_jobs_run_seconds", window="5m", quantile="0.95") == 10.0
+    assert value("astro_jobs_run_seconds_count", window="5m") == 12
+    assert value("astro_jobs_run_seconds_sum", window="60m") == 141.0
+    assert value("astro_jobs_finished_jobs", window="5m", state="error") == 2
+    assert value("astro_jobs_error_ratio", window="5m") == round(2 / 13, 4)
+    assert value("astro_jobs_consumers_alive") == 0
