@@ -4,6 +4,7 @@ Layout::
 
     $JOBS_DIR/queue.sqlite3        Huey's queue (SQLite storage only)
     $JOBS_DIR/.stats-index.json    what ``stats`` knows of finished jobs (a cache)
+    $JOBS_DIR/.stats-reopened      ids of finished jobs made unfinished (retried)
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -21,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import threading
 import time
 import uuid
@@ -41,6 +41,7 @@ FILE_MODE = 0o660
 QUEUE_DB = "queue.sqlite3"
 INCOMING = ".incoming-"
 STATS_INDEX = ".stats-index.json"
+REOPENED = ".stats-reopened"
 TRASH = ".trash-"
 LOCK_TIMEOUT = 60.0
 
@@ -109,19 +110,38 @@ class Job:
         return self.input_dir / status["input"]["file"]
 
 
-def job_stamps():
-    """(job id, folder mtime in ns) of every job folder, in no particular order.
-
-    Replacing status.json renames a file into the folder, which moves the
-    folder's mtime: an unchanged mtime means an unchanged status.
-    """
+def job_ids():
+    """The id of every job folder, in no particular order (one directory read)."""
+    match = JOB_ID.fullmatch
     with contextlib.suppress(FileNotFoundError), os.scandir(root()) as entries:
         for entry in entries:
-            if JOB_ID.fullmatch(entry.name):
-                with contextlib.suppress(OSError):
-                    info = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(info.st_mode):
-                        yield entry.name, info.st_mtime_ns
+            if match(entry.name) and entry.is_dir(follow_symlinks=False):
+                yield entry.name
+
+
+def note_reopened(job_id):
+    """Record that a finished job is becoming unfinished (a retry), for the stats
+    index; one line appended, so concurrent writers never mix."""
+    try:
+        fd = os.open(root() / REOPENED, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise storage_error(exc, "cannot record a retry for stats") from None
+    try:
+        os.write(fd, job_id.encode() + b"\n")
+    finally:
+        os.close(fd)
+
+
+def read_reopened(offset):
+    """(ids noted by :func:`note_reopened` from byte ``offset`` on, the offset after)."""
+    try:
+        with open(root() / REOPENED, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return set(), 0
+    data = data[:data.rfind(b"\n") + 1]  # a line being written counts next time
+    return set(data.decode("ascii", "replace").split()), offset + len(data)
 
 
 def read_stats_index():
@@ -255,6 +275,8 @@ def transition(job, new_state, guard=None, durable=True, before_write=None, **ch
         check_transition(status["state"], new_state)
         if before_write is not None:
             before_write()
+        if is_terminal(status["state"]):
+            note_reopened(job.job_id)  # before the change: see stats.py
         if is_terminal(new_state):
             # Every end is an event the consumers report (notify.py); marked
             # here so that no path to a terminal state can forget it.

@@ -1,12 +1,14 @@
 """The queue at a glance: counts by state, the oldest queued job, recent run
 times and error share, and the consumers.
 
-Cheap with a hundred thousand jobs: finished jobs never change (a retry
-changes status.json, which moves the folder's mtime), so their few figures
-are kept in a small index (jobdir's ``.stats-index.json``) under the folder's
-mtime, and only folders that are not finished, or whose mtime moved, are
-read: each at most once. A missing or unreadable index is rebuilt from the
-folders; pruned jobs leave it at the next run.
+Cheap with a hundred thousand jobs: a finished job never changes unless it
+is retried, so its few figures are kept in a small index (jobdir's
+``.stats-index.json``) and only the folders of unfinished jobs are read,
+each at most once. Every change from a finished state is noted in jobdir's
+``.stats-reopened`` before it is made; the index records how much of that
+list it has seen, and the jobs noted since are read again. A missing or
+unreadable index is rebuilt from the folders; pruned jobs leave it at the
+next run.
 """
 import time
 
@@ -16,10 +18,7 @@ from .states import TERMINAL, State
 from .timefmt import iso, parse_iso
 
 WINDOWS = (("5m", 300), ("60m", 3600))
-INDEX_VERSION = 1
-# A folder is indexed only once its mtime is this old: a change in the same
-# clock tick as the reading would otherwise keep the mtime and go unseen.
-SETTLE_SECONDS = 10
+INDEX_VERSION = 3
 STATES = [state.value for state in State]
 
 
@@ -41,43 +40,81 @@ def summary(status):
             worker.get("instance")]
 
 
-def _load_index():
-    index = jobdir.read_stats_index()
-    if isinstance(index, dict) and index.get("version") == INDEX_VERSION \
-            and isinstance(index.get("jobs"), dict):
-        return index["jobs"]
-    return {}
+class Index:
+    """Finished jobs' figures by job id, in columns (quick to load and save)."""
+
+    COLUMNS = ("ids", "states", "started", "finished")
+
+    def __init__(self, data=None):
+        data = data if self._valid(data) else dict.fromkeys(self.COLUMNS, [])
+        self.columns = [data[name] for name in self.COLUMNS]
+        self.position = {job_id: n for n, job_id in enumerate(data["ids"])}
+        self.reopened, self.offset = jobdir.read_reopened(data.get("reopened_offset", 0))
+        self.read_from = data.get("reopened_offset", 0)
+        self.kept = []  # positions of entries still true
+        self.added = []  # rows of new entries
+
+    @classmethod
+    def _valid(cls, data):
+        return isinstance(data, dict) and data.get("version") == INDEX_VERSION and \
+            isinstance(data.get("reopened_offset"), int) and all(
+                isinstance(data.get(name), list) for name in cls.COLUMNS) and len(
+                {len(data[name]) for name in cls.COLUMNS}) == 1
+
+    def cached(self, job_id):
+        """The summary of ``job_id`` if indexed and not reopened since, else None."""
+        n = self.position.get(job_id)
+        if n is None or job_id in self.reopened:
+            return None
+        self.kept.append(n)
+        _, states, started, finished = self.columns
+        return states[n], None, started[n], finished[n], None
+
+    def add(self, job_id, found):
+        # A job noted as reopened in this run may have been read just before
+        # its change was written: the next run reads it again.
+        if job_id not in self.reopened:
+            self.added.append((job_id, found[0], found[2], found[3]))
+
+    def save(self):
+        """Write the kept and new entries if anything changed (pruned jobs leave)."""
+        if not self.added and len(self.kept) == len(self.position) \
+                and self.offset == self.read_from:
+            return
+        rows = list(zip(*self.added)) if self.added else [()] * len(self.COLUMNS)
+        data = {name: [column[n] for n in self.kept] + list(new)
+                for name, column, new in zip(self.COLUMNS, self.columns, rows)}
+        jobdir.write_stats_index(dict(data, version=INDEX_VERSION,
+                                      reopened_offset=self.offset))
 
 
-def scan(now):
+def _read(job_id):
+    """A job's summary; None if its status is corrupt, False if it is gone."""
+    try:
+        return summary(jobdir.read_status(jobdir.Job(job_id)))
+    except AstroJobsError as exc:
+        return None if exc.code == "corrupt_status" else False
+
+
+def scan():
     """(summaries of every readable job, number of corrupt ones, ids of processing jobs
     by worker instance), the index refreshed."""
-    cached = _load_index()
-    fresh, summaries, corrupt, changed, running = {}, [], 0, False, {}
-    settled_before = (now - SETTLE_SECONDS) * 1e9
-    for job_id, mtime in jobdir.job_stamps():
-        entry = cached.get(job_id)
-        if entry is not None and entry[0] == mtime:
-            fresh[job_id] = entry
-            summaries.append(entry[1:])
-            continue
-        try:
-            found = summary(jobdir.read_status(jobdir.Job(job_id)))
-        except AstroJobsError as exc:
-            found = None if exc.code == "corrupt_status" else False
-        if found is False:  # pruned or half made while we looked: not a job any more
-            continue
+    index = Index(jobdir.read_stats_index())
+    summaries, corrupt, running = [], 0, {}
+    for job_id in jobdir.job_ids():
+        found = index.cached(job_id)
         if found is None:
-            corrupt += 1
-            continue
+            found = _read(job_id)
+            if found is None:
+                corrupt += 1
+            if not found:  # corrupt, or pruned while we looked
+                continue
+            if found[0] == State.PROCESSING:
+                running.setdefault(found[4], []).append(job_id)
+            if found[0] in TERMINAL:
+                index.add(job_id, found)
         summaries.append(found)
-        if found[0] == State.PROCESSING:
-            running.setdefault(found[4], []).append(job_id)
-        if found[0] in TERMINAL and mtime < settled_before:
-            fresh[job_id] = [mtime, *found]
-            changed = True
-    if changed or len(fresh) != len(cached):
-        jobdir.write_stats_index({"version": INDEX_VERSION, "jobs": fresh})
+    index.save()
     return summaries, corrupt, running
 
 
@@ -124,7 +161,7 @@ def consumers(running):
 def collect(now=None):
     """Every figure of ``stats`` as one dict."""
     now = time.time() if now is None else now
-    summaries, corrupt, running = scan(now)
+    summaries, corrupt, running = scan()
     counts = dict.fromkeys(STATES, 0)
     for s in summaries:
         counts[s[0]] += 1
