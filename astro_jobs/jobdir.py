@@ -194,6 +194,23 @@ def read_status(job):
                            code="corrupt_status") from None
 
 
+def status_reader():
+    """``read(job_id)``: read_status for scans of many jobs, whose ids come from
+    :func:`job_ids` (no Path objects: a third of the cost of a scan)."""
+    base = str(root())
+
+    def read(job_id):
+        try:
+            with open(os.path.join(base, job_id, "status.json"), "rb") as handle:
+                return json.loads(handle.read())
+        except FileNotFoundError:
+            raise JobNotFound(f"no such job: {job_id}") from None
+        except ValueError:
+            raise StorageError(f"status.json of job {job_id} is not valid JSON",
+                               code="corrupt_status") from None
+    return read
+
+
 def write_json_atomic(path, data, durable=True):
     """Write ``data`` as JSON to ``path`` so readers see the old or the new file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

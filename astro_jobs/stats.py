@@ -30,14 +30,17 @@ def _epoch(stamp):
 
 
 def summary(status):
-    """What stats needs of one status: [state, queued since, started, finished, job's
-    worker instance] (times in epoch seconds), or None if it is not a status."""
+    """What stats needs of one status: (state, queued since, started, finished, its
+    worker's instance), times in epoch seconds; None if it is not a status."""
     if not isinstance(status, dict) or status.get("state") not in STATES:
         return None
+    state = status["state"]
+    if state == State.QUEUED:
+        return state, _epoch(status.get("queued_at") or status.get("created_at")), None, \
+            None, None
     worker = status.get("worker") if isinstance(status.get("worker"), dict) else {}
-    return [status["state"], _epoch(status.get("queued_at") or status.get("created_at")),
-            _epoch(status.get("started_at")), _epoch(status.get("finished_at")),
-            worker.get("instance")]
+    return state, None, _epoch(status.get("started_at")), _epoch(status.get("finished_at")), \
+        worker.get("instance")
 
 
 class Index:
@@ -88,10 +91,10 @@ class Index:
                                       reopened_offset=self.offset))
 
 
-def _read(job_id):
+def _read(read, job_id):
     """A job's summary; None if its status is corrupt, False if it is gone."""
     try:
-        return summary(jobdir.read_status(jobdir.Job(job_id)))
+        return summary(read(job_id))
     except AstroJobsError as exc:
         return None if exc.code == "corrupt_status" else False
 
@@ -101,10 +104,11 @@ def scan():
     by worker instance), the index refreshed."""
     index = Index(jobdir.read_stats_index())
     summaries, corrupt, running = [], 0, {}
+    read = jobdir.status_reader()
     for job_id in jobdir.job_ids():
         found = index.cached(job_id)
         if found is None:
-            found = _read(job_id)
+            found = _read(read, job_id)
             if found is None:
                 corrupt += 1
             if not found:  # corrupt, or pruned while we looked
