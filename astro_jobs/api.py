@@ -262,13 +262,13 @@ def prune(older_than):
 
 def retry(job_id):
     """Run a job that ended in error or was cancelled again; its new status."""
-    from . import retry as retrying
+    from .retrying import retry as retry_job
 
-    return retrying.retry(job_id)
+    return retry_job(job_id)
 
 
 def stats(now=None):
     """The queue at a glance: counts, oldest queued job, recent run times, consumers."""
-    from . import stats as statistics
+    from .queue_stats import collect
 
-    return statistics.collect(now)
+    return collect(now)

@@ -293,7 +293,7 @@ def transition(job, new_state, guard=None, durable=True, before_write=None, **ch
         if before_write is not None:
             before_write()
         if is_terminal(status["state"]):
-            note_reopened(job.job_id)  # before the change: see stats.py
+            note_reopened(job.job_id)  # before the change: see queue_stats.py
         if is_terminal(new_state):
             # Every end is an event the consumers report (notify.py); marked
             # here so that no path to a terminal state can forget it.

@@ -98,7 +98,7 @@ class Event:
             finish_event={"pending": False, "hook": None, "settled_at": iso(now)})
         return settled is not None
 
-    def record(self, status, **changes):
+    def record(self, **changes):
         """Write ``changes`` while we still own the event; the new status, or None."""
         return jobdir.update(self.job, self.owned, **changes)
 
@@ -119,14 +119,14 @@ class Event:
                 return None
         delay = self.deliver(status) if needs_delivery(status) else None
         if delay is None:
-            self.record(status, finish_event=self._event(
+            self.record(finish_event=self._event(
                 status, pending=False, owner=None, lease_until=None, settled_at=now_iso()))
         return delay
 
     def run_hook(self, status):
         program = config.on_finish()
         outcome = hook.run(self.job, program, status) if program else None
-        return self.record(status, finish_event=self._event(status, hook=outcome))
+        return self.record(finish_event=self._event(status, hook=outcome))
 
     def deliver(self, status):
         """One POST; seconds until the next attempt, or None if there will be none."""
@@ -145,7 +145,7 @@ class Event:
             changes.update(last_error=outcome.error,
                            next_attempt_at=iso(time.time() + delay) if again else None)
         lease = self._event(status, **self.lease(delay or 0.0))
-        if self.record(status, notify=changes, finish_event=lease) is None:
+        if self.record(notify=changes, finish_event=lease) is None:
             return None
         logger.info("job %s: webhook attempt %d: %s", self.job.job_id, attempt,
                     "delivered" if outcome.delivered else outcome.error)

@@ -2,7 +2,7 @@
 import json
 import sys
 
-from support import STAND_IN
+from support import STAND_IN, python_snippet
 
 BROKEN_EXTRACTOR = """#!{python}
 import os, sys
@@ -87,3 +87,18 @@ def test_retry_arms_the_webhook_again(env, images):
     status = env.status(job_id)
     assert status["notify"]["attempts"] == 0 and status["finish_event"] is None
     assert status["max_attempts"] == 2 + 3 - 1
+
+
+def test_the_python_api_retries_and_raises_with_a_code(env, images):
+    job_id = env.submit(images("ok"))
+    env.run("cancel", "--job-id", job_id)
+    out = python_snippet(f"""
+import astro_jobs
+status = astro_jobs.retry({job_id!r})
+print(status["state"], status["attempts"])
+try:
+    astro_jobs.retry({job_id!r})
+except astro_jobs.BadInput as exc:
+    print(exc.code)
+""", env)
+    assert out.split() == ["queued", "2", "already_queued"]

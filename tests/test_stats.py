@@ -6,7 +6,7 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from support import job_status, write_job
+from support import job_status, python_snippet, write_job
 
 NOW = time.time()
 
@@ -136,3 +136,11 @@ def test_prometheus_format_parses_with_prometheus_client(env):
     assert value("astro_jobs_finished_jobs", window="5m", state="error") == 2
     assert value("astro_jobs_error_ratio", window="5m") == round(2 / 13, 4)
     assert value("astro_jobs_consumers_alive") == 0
+
+
+def test_the_python_api_returns_the_same_figures(env):
+    make_known_jobs(env.jobs_dir)
+    figures = json.loads(python_snippet(
+        "import json, astro_jobs; print(json.dumps(astro_jobs.stats()))", env))
+    assert "ok" not in figures
+    assert figures["jobs"] == env.run("stats")[1]["jobs"]
