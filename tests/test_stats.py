@@ -8,8 +8,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support import job_status, python_snippet, write_job
 
-NOW = time.time()
-
 
 def hex_id(number):
     return f"{number:032x}"
@@ -18,11 +16,12 @@ def hex_id(number):
 def make_known_jobs(jobs_dir):
     """Jobs whose figures are known by construction; their ids by group."""
     groups = {}
+    now = time.time()
 
     def add(group, state, created_ago, started_ago=None, finished_ago=None):
         job_id = hex_id(len(sum(groups.values(), [])) + 1)
         def ago(seconds):
-            return None if seconds is None else NOW - seconds
+            return None if seconds is None else now - seconds
         write_job(jobs_dir, job_status(job_id, state, ago(created_ago), ago(started_ago),
                                        ago(finished_ago)))
         groups.setdefault(group, []).append(job_id)
