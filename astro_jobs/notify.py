@@ -82,9 +82,10 @@ class Event:
         current = jobdir.read_status(self.job)
         if not self.claimable(current, now):
             return None
+        wait = max(0.0, seconds_until((current.get("notify") or {}).get("next_attempt_at")))
         status = jobdir.update(
             self.job, lambda s: self.claimable(s, now) and s["attempts"] == current["attempts"],
-            finish_event=self._event(current, **self.lease()))
+            finish_event=self._event(current, **self.lease(wait)))
         if status is not None:
             self.attempts = status["attempts"]
         return status
