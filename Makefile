@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: deps demo test bench bench-solve bench-edges bench-scale bench-stats chaos clean
+.PHONY: deps demo test bench bench-solve bench-edges bench-scale chaos clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -25,9 +25,6 @@ bench-edges: deps
 
 bench-scale: deps
 	$(PYTHON) bench/scale.py
-
-bench-stats: deps
-	$(PYTHON) bench/stats.py
 
 chaos: deps
 	$(PYTHON) bench/chaos.py
