@@ -4,9 +4,10 @@ import subprocess
 import sys
 
 from astropy.io import fits
-from support import REPO
 
 from astro_jobs.extract import indexes
+
+from support import REPO
 
 
 def write_index(path, quad_min_arcmin, quad_max_arcmin):

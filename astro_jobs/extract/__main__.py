@@ -1,11 +1,14 @@
-"""astro-extract: plate-solve one sky image offline and write result.json.
+"""astro-extract: plate-solve one sky image (or a list of its stars) offline and write result.json.
 
     astro-extract --image IMG --output OUT/result.json
         [--scale-low F --scale-high F --scale-units degwidth|arcminwidth|arcsecperpix]
-        [--downsample N] [--timeout S]
+        [--downsample N] [--timeout S] [--search-limit S] [--width W --height H]
 
-Exit 0 with a JSON object at --output whenever the file is an image, solved
-or not; exit 2 when it is not a readable image, 1 on internal failure.
+IMG may be a source list instead of a picture (.xyls/.fits table with X, Y
+[, FLUX], or .csv with x,y[,flux]); then --width and --height give the
+image size. Exit 0 with a JSON object at --output whenever the file is an
+image or a list, solved or not; exit 2 when it is neither, 1 on internal
+failure.
 """
 import argparse
 import os
@@ -14,13 +17,16 @@ import signal
 import sys
 import time
 
-from . import annotate, metadata, plan, result, solver, stars
+from . import annotate, indexes, metadata, plan, result, solver, sources, stars
 from .image import UnreadableImage, read_image
 from .progress import enter_stage, log
+from .search import MIN_STARS, search
 
 DEFAULT_TIMEOUT = 600.0
-# Fewer detections than this cannot form two quads to match and verify.
-MIN_STARS = 6
+# An image with no answer should not hold a worker: the search stops after
+# this long unless told otherwise (the right band solves in well under a
+# second; the later rounds are for crowded fields).
+DEFAULT_SEARCH_LIMIT = 17.0
 
 
 def parse_args(argv):
@@ -33,131 +39,112 @@ def parse_args(argv):
                         choices=("degwidth", "arcminwidth", "arcsecperpix", "focalmm"))
     parser.add_argument("--downsample", type=int)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    parser.add_argument("--search-limit", type=float, default=DEFAULT_SEARCH_LIMIT)
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--height", type=int)
     args = parser.parse_args(argv)
     if (args.scale_low is None) != (args.scale_high is None):
         parser.error("--scale-low and --scale-high go together")
     if args.scale_low is not None and not 0 < args.scale_low < args.scale_high:
         parser.error("need 0 < --scale-low < --scale-high")
-    if args.timeout <= 0:
-        parser.error("--timeout must be positive")
+    if args.timeout <= 0 or args.search_limit <= 0:
+        parser.error("--timeout and --search-limit must be positive")
+    if (args.width is None) != (args.height is None) or min(args.width or 1, args.height or 1) < 1:
+        parser.error("--width and --height go together and are positive")
     return args
 
 
-def solve_deadline(started, timeout):
-    """When to stop searching: the runner kills us at `timeout`, and
-    annotating plus writing need a few seconds after the last attempt."""
-    margin = min(max(5.0, 0.1 * timeout), 30.0)
-    return started + max(1.0, timeout - margin)
+def solve_deadline(started, timeout, search_limit):
+    """(when to stop searching, the reason if the search is cut there).
+
+    The runner kills us at `timeout`, and annotating plus writing need a
+    few seconds after the last attempt; without an answer by
+    `search_limit` there is none to find in reasonable time.
+    """
+    margin = min(max(3.0, 0.1 * timeout), 30.0)
+    job_bound = max(1.0, timeout - margin)
+    if job_bound < search_limit:
+        return started + job_bound, "timeout"
+    return started + search_limit, "no_match_in_scale_range"
 
 
 def run(args):
     started = time.monotonic()
-    deadline = solve_deadline(started, args.timeout)
+    deadline = solve_deadline(started, args.timeout, args.search_limit)
     out_dir = os.path.dirname(os.path.abspath(args.output))
     os.makedirs(out_dir, exist_ok=True)
     workdir = os.path.join(out_dir, ".extract-work")
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     try:
-        doc = _extract(args, started, deadline, out_dir, workdir)
+        doc = _extract(args, deadline, out_dir, workdir)
     finally:
+        solver.kill_running()
         shutil.rmtree(workdir, ignore_errors=True)
     enter_stage("writing")
     doc["timing"]["total_s"] = round(time.monotonic() - started, 3)
     result.write_result(args.output, doc)
-    log("done: %s in %.2fs" % ("solved" if doc["solved"] else "not solved", doc["timing"]["total_s"]))
+    log("done: %s in %.2fs" % ("solved" if doc["solved"] else "not solved (%s)" % doc["reason"],
+                               doc["timing"]["total_s"]))
 
 
-def _extract(args, started, deadline, out_dir, workdir):
-    enter_stage("reading")
+def _read_input(args, workdir):
+    """(image or source list, its star lists)."""
+    if sources.is_source_list(args.image):
+        listed = sources.read_source_list(args.image, args.width, args.height)
+        ordered = sources.solver_order(listed.stars, listed.has_flux)
+        return listed, stars.StarLists(listed, workdir, [1], given=(listed.stars, ordered))
     image = read_image(args.image)
+    factors = stars.choose_downsample(image.width, image.height, args.downsample)
+    return image, stars.StarLists(image, workdir, factors)
+
+
+def _extract(args, deadline, out_dir, workdir):
+    enter_stage("reading")
+    image, star_lists = _read_input(args, workdir)
     info = image.info()
-    log("image %s: %s %dx%d, %d-bit" % (info["file"], image.format, image.width, image.height, image.bits))
-    meta = metadata.read_metadata(image)
-
+    log("input %s: %s %dx%d" % (info["file"], image.format, image.width, image.height))
+    pending = metadata.Pending(image)
+    installed = indexes.installed()
     enter_stage("detecting_stars")
-    detections = _Detections(image, workdir, stars.choose_downsample(image.width, image.height, args.downsample))
-    star_info = detections.summary(0)
-
-    user = (args.scale_low, args.scale_high, args.scale_units) if args.scale_low is not None else None
-    attempts, hints = plan.make_plan(image.width, image.height, user=user, meta=meta)
-    solver_info = {"engine": "astrometry.net solve-field", "version": solver.solver_version(), "index": None}
-    timing = {"total_s": None, "solve_s": 0.0, "attempts": 0}
-    outcome = None
+    star_info = star_lists.summary(0)
+    meta = pending.result()
+    user = None
+    if args.scale_low is not None:
+        user = (args.scale_low, args.scale_high, args.scale_units)
+    rounds, hints = plan.make_plan(image.width, image.height, installed.width_range_deg,
+                                   user=user, meta=meta)
+    solver_info = {"engine": "astrometry.net solve-field", "version": solver.solver_version(),
+                   "index": None}
+    found = None
     if star_info["used"] >= MIN_STARS:
         enter_stage("solving")
-        outcome, timing["solve_s"], timing["attempts"] = _search(detections, image, attempts, deadline, workdir)
-    else:
-        log("too few stars (%d) to solve" % star_info["used"])
-    if outcome is None:
-        return result.assemble(info, meta, hints, star_info, None, {}, solver_info, timing)
+        found = search(rounds, star_lists, image.width, image.height, workdir,
+                       installed.indexes, *deadline)
+    timing = {"total_s": None, "solve_s": round(found.solve_s, 3) if found else 0.0,
+              "attempts": found.attempts if found else 0}
+    if found is None or found.winner is None:
+        why = result.why_unsolved(found, star_info, installed, plan.field_width_deg(
+            image.width, user, meta), hints)
+        log("not solved: %s" % why["explanation"])
+        return result.assemble(info, meta, hints, star_info, None, {}, solver_info, timing, why)
     enter_stage("annotating")
-    solution, files = _describe(outcome, image, out_dir, workdir)
-    star_info = dict(detections.summary(outcome.detection), matched=outcome.matched)
+    outcome = found.winner
+    solution, files = annotate.describe(outcome, image, out_dir, workdir,
+                                        pixels=image.format not in ("xyls", "csv"))
+    if image.format == "FITS":
+        files["new_fits"] = _new_fits(args.image, out_dir)
+    star_info = dict(star_lists.summary(outcome.attempt.detection), matched=outcome.matched)
     solver_info["index"] = outcome.index
-    hints["solved_with"] = outcome.attempt_label
+    hints["solved_with"] = outcome.attempt.label
     return result.assemble(info, meta, hints, star_info, solution, files, solver_info, timing)
 
 
-def _describe(outcome, image, out_dir, workdir):
-    """Keep the WCS and say what it means: (solution, files)."""
-    wcs_path = os.path.join(out_dir, "wcs.fits")
-    shutil.copyfile(outcome.wcs_path, wcs_path)
-    files = {"wcs": "wcs.fits"}
-    names, annotations = annotate.objects(wcs_path)
-    solution = {"calibration": annotate.calibration(wcs_path),
-                "objects_in_field": names, "annotations": annotations}
-    if annotate.annotated_png(image, wcs_path, os.path.join(out_dir, "annotated.png"), workdir):
-        files["annotated"] = "annotated.png"
-    return solution, files
+def _new_fits(image_path, out_dir):
+    from .newfits import NAME, write_new_fits
 
-
-class _Detections:
-    """Star lists per downsample factor (best first), detected on first use."""
-
-    def __init__(self, image, workdir, factors):
-        self.image, self.workdir, self.factors = image, workdir, factors
-        self._done = {}
-
-    def get(self, which):
-        """(factor, stars found, stars ordered for the solver, xylist path)."""
-        factor = self.factors[min(which, len(self.factors) - 1)]
-        if factor not in self._done:
-            found = stars.detect_stars(self.image, self.workdir, factor)
-            ordered = stars.solver_order(found)
-            log("detected %d stars (downsample %d)" % (len(found), factor))
-            path = os.path.join(self.workdir, "stars-%d.xy.fits" % factor)
-            stars.write_xylist(ordered, path, self.image.width, self.image.height)
-            self._done[factor] = (factor, found, ordered, path)
-        return self._done[factor]
-
-    def summary(self, which):
-        factor, found, ordered, _ = self.get(which)
-        return {"detected": int(len(found)), "matched": 0, "used": int(len(ordered)),
-                "downsample": factor}
-
-
-def _search(detections, image, attempts, deadline, workdir):
-    """Run attempts in order until one solves: (outcome or None, seconds, count)."""
-    indexes = solver.list_indexes()
-    spent, tried = 0.0, 0
-    for attempt in attempts:
-        remaining = deadline - time.monotonic()
-        if remaining < 0.5:
-            log("search stopped: job deadline reached")
-            break
-        _, _, ordered, xylist = detections.get(attempt.detection)
-        if len(ordered) < MIN_STARS:
-            continue
-        attempt.budget_s = min(attempt.budget_s, remaining)
-        outcome = solver.run_attempt(xylist, image.width, image.height, attempt, workdir, indexes)
-        spent += outcome.seconds
-        tried += 1
-        if outcome.solved:
-            outcome.attempt_label = attempt.label
-            outcome.detection = attempt.detection
-            return outcome, round(spent, 3), tried
-    return None, round(spent, 3), tried
+    write_new_fits(image_path, os.path.join(out_dir, "wcs.fits"), os.path.join(out_dir, NAME))
+    return NAME
 
 
 def _on_term(signum, frame):

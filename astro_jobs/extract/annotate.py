@@ -4,14 +4,16 @@ All three come from astrometry.net's own tools (wcsinfo, plot-constellations)
 run on the solved WCS, so names and positions match nova.astrometry.net.
 """
 import json
+import math
 import os
 import re
+import shutil
 import subprocess
-import warnings
+from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-
+from . import fitsfile
 from .progress import log
+from .wcs import TanWcs
 
 MAX_PREVIEW_WIDTH = 1200
 
@@ -25,7 +27,8 @@ def calibration(wcs_path):
         if len(parts) == 2:
             info[parts[0]] = parts[1].strip()
     num = lambda key: float(info[key])  # noqa: E731
-    scale = {"degrees": 1.0, "arcminutes": 1 / 60.0, "arcseconds": 1 / 3600.0}[info.get("fieldunits", "degrees")]
+    units = {"degrees": 1.0, "arcminutes": 1 / 60.0, "arcseconds": 1 / 3600.0}
+    scale = units[info.get("fieldunits", "degrees")]
     width_deg, height_deg = num("fieldw") * scale, num("fieldh") * scale
     return {
         "ra": round(num("ra_center"), 6),
@@ -33,7 +36,7 @@ def calibration(wcs_path):
         "ra_hms": info["ra_center_hms"],
         "dec_dms": info["dec_center_dms"],
         # Centre-to-corner distance, as nova.astrometry.net reports it.
-        "radius_deg": round(float(np.hypot(width_deg, height_deg)) / 2.0, 4),
+        "radius_deg": round(math.hypot(width_deg, height_deg) / 2.0, 4),
         "pixscale_arcsec": round(num("pixscale"), 4),
         # With the reference pixel at the centre (--crpix-center) this is
         # the angle of image "up" east of north at the centre.
@@ -71,7 +74,8 @@ def objects(wcs_path):
         names = item.get("names") or [item.get("name")]
         annotations.append({"type": "star" if item.get("type") == "star" else "ngc",
                             "names": [n for n in names if n], "x": round(x, 2), "y": round(y, 2),
-                            "radius_px": round(float(item["radius"]), 2) if item.get("radius") else None})
+                            "radius_px": round(float(item["radius"]), 2) if item.get("radius")
+                            else None})
     _add_sky_positions(wcs_path, annotations)
     names = [a["names"][0] for a in annotations if a["names"]]
     return names, annotations
@@ -88,32 +92,21 @@ def _json_block(text):
 
 
 def _add_sky_positions(wcs_path, annotations):
-    from astropy.io import fits
-    from astropy.wcs import WCS
-
     placed = [a for a in annotations if a["x"] is not None]
     if not placed:
         return
-    with fits.open(wcs_path) as hdus, warnings.catch_warnings():
-        # A WCS-only header has no data axes; astropy warns about that.
-        warnings.simplefilter("ignore")
-        wcs = WCS(hdus[0].header)
-    xy = np.array([[a["x"], a["y"]] for a in placed])
-    sky = wcs.all_pix2world(xy, 0)
-    for item, (ra, dec) in zip(placed, sky):
-        item["ra"], item["dec"] = round(float(ra) % 360.0, 5), round(float(dec), 5)
+    wcs = TanWcs(fitsfile.header_cards(wcs_path))
+    ra, dec = wcs.pixel_to_sky([a["x"] + 1.0 for a in placed], [a["y"] + 1.0 for a in placed])
+    for item, r, d in zip(placed, ra, dec):
+        item["ra"], item["dec"] = round(float(r) % 360.0, 5), round(float(d), 5)
 
 
 def annotated_png(image, wcs_path, out_path, workdir):
     """Draw constellations, stars and NGC/IC on the image, at most MAX_PREVIEW_WIDTH wide."""
     from PIL import Image
 
-    preview = Image.fromarray(image.preview)
-    scale = min(1.0, MAX_PREVIEW_WIDTH / float(preview.width))
-    if scale < 1.0:
-        preview = preview.resize((max(1, round(preview.width * scale)),
-                                  max(1, round(preview.height * scale))),
-                                 Image.BILINEAR, reducing_gap=2.0)
+    preview = Image.fromarray(image.preview(MAX_PREVIEW_WIDTH))
+    scale = preview.width / float(image.width)
     ppm_in = os.path.join(workdir, "preview.ppm")
     ppm_out = os.path.join(workdir, "annotated.ppm")
     preview.save(ppm_in)
@@ -127,5 +120,30 @@ def annotated_png(image, wcs_path, out_path, workdir):
         log("annotated image failed: %s" % proc.stderr.strip()[-200:])
         return None
     with Image.open(ppm_out) as drawn:
-        drawn.save(out_path, compress_level=4)
+        # Fastest zlib level: the picture is a preview, not an archive.
+        drawn.save(out_path, compress_level=1)
     return out_path
+
+
+def describe(outcome, image, out_dir, workdir, pixels=True):
+    """Keep the WCS and say what it means: (solution, files).
+
+    wcsinfo, the object list and the drawing are three programs; they run
+    side by side.
+    """
+    wcs_path = os.path.join(out_dir, "wcs.fits")
+    shutil.copyfile(outcome.wcs_path, wcs_path)
+    files = {"wcs": "wcs.fits"}
+    png = os.path.join(out_dir, "annotated.png")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        drawing = pool.submit(annotated_png, image, wcs_path, png, workdir) if pixels else None
+        listing = pool.submit(objects, wcs_path)
+        cal = calibration(wcs_path)
+        names, annotations = listing.result()
+        if drawing is not None and drawing.result():
+            files["annotated"] = "annotated.png"
+    cal.update(rms_arcsec=outcome.rms_arcsec, matched_stars=outcome.matched)
+    if outcome.corr_path and os.path.exists(outcome.corr_path):
+        shutil.copyfile(outcome.corr_path, os.path.join(out_dir, "corr.fits"))
+        files["corr"] = "corr.fits"
+    return {"calibration": cal, "objects_in_field": names, "annotations": annotations}, files

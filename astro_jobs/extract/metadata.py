@@ -23,28 +23,47 @@ class Metadata:
         self.ra = None
         self.dec = None
         self.origin = None           # "exif" or "fits-header"
+        self.wcs = None              # {"ra", "dec", "pixscale"} of a full header WCS
         self.raw = {}
 
 
+class Pending:
+    """Metadata being read: exiftool runs while the stars are detected."""
+
+    def __init__(self, image):
+        self.image = image
+        self.proc = None
+        if image.format not in ("FITS", "xyls", "csv") and getattr(image, "has_metadata", True) \
+                and shutil.which("exiftool"):
+            self.proc = subprocess.Popen(["exiftool", "-json", "-n", "-G0", "--", image.path],
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         stdin=subprocess.DEVNULL, text=True)
+
+    def result(self):
+        meta = Metadata()
+        if self.image.format == "FITS":
+            _from_fits_header(meta, self.image.header)
+            meta.wcs = _header_wcs(self.image.header, self.image.width, self.image.height)
+            if meta.wcs is not None and not meta.pixscale_arcsec:
+                meta.pixscale_arcsec, meta.origin = meta.wcs["pixscale"], "fits-header"
+        elif self.proc is not None:
+            _from_exif(meta, _exiftool_tags(self.proc), self.image.width)
+        return meta
+
+
 def read_metadata(image):
-    meta = Metadata()
-    if image.format == "FITS":
-        _from_fits_header(meta, image.header)
-    else:
-        _from_exif(meta, run_exiftool(image.path), image.width)
-    return meta
+    return Pending(image).result()
 
 
-def run_exiftool(path):
-    if not shutil.which("exiftool"):
-        return {}
+def _exiftool_tags(proc):
     try:
-        proc = subprocess.run(
-            ["exiftool", "-json", "-n", "-G0", "--", path],
-            capture_output=True, text=True, timeout=30,
-        )
-        data = json.loads(proc.stdout or "[]")
-    except (subprocess.TimeoutExpired, ValueError, OSError):
+        out, _ = proc.communicate(timeout=30)
+        data = json.loads(out or "[]")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return {}
+    except (ValueError, OSError):
         return {}
     if not data:
         return {}
@@ -145,8 +164,9 @@ def _from_fits_header(meta, header):
         return
     get = header.get
     meta.raw = {k: get(k) for k in ("DATE-OBS", "EXPTIME", "EXPOSURE", "FOCALLEN", "XPIXSZ",
-                                     "XBINNING", "RA", "DEC", "OBJCTRA", "OBJCTDEC",
-                                     "INSTRUME", "TELESCOP", "PIXSCALE", "SCALE") if k in header}
+                                     "XBINNING", "PIXSIZE1", "CDELT1", "RA", "DEC", "OBJCTRA",
+                                     "OBJCTDEC", "INSTRUME", "TELESCOP", "PIXSCALE", "SCALE")
+                if k in header}
     focal = _num(get("FOCALLEN"))
     meta.exif.update(
         camera=str(get("INSTRUME")).strip() if get("INSTRUME") else None,
@@ -158,10 +178,14 @@ def _from_fits_header(meta, header):
         gps=_fits_site(header),
     )
     scale = _num(get("PIXSCALE")) or _num(get("SCALE")) or _num(get("SECPIX"))
-    pitch_um = _num(get("XPIXSZ")) or _num(get("PIXSIZE1"))
+    # MaxIm/ASCOM write XPIXSZ already multiplied by the binning; PIXSIZE1
+    # is the sensor's own pitch.
+    pitch_um = _num(get("XPIXSZ")) or (
+        _num(get("PIXSIZE1")) and _num(get("PIXSIZE1")) * (_num(get("XBINNING")) or 1.0))
     if not scale and focal and pitch_um:
-        # MaxIm/ASCOM write XPIXSZ already multiplied by the binning.
         scale = 206.2648 * pitch_um / focal
+    if not scale and _num_signed(get("CDELT1")):
+        scale = abs(_num_signed(get("CDELT1"))) * 3600.0
     meta.pixscale_arcsec = scale
     meta.ra, meta.dec = _fits_pointing(header)
     if scale or meta.ra is not None:
@@ -186,7 +210,7 @@ def _num_signed(value):
 
 
 def _sexagesimal(text, unit_deg):
-    parts = text.replace(":", " ").replace("h", " ").replace("m", " ").replace("s", " ").replace("d", " ").split()
+    parts = text.translate(str.maketrans(":hmsd", "     ")).split()
     try:
         values = [float(p) for p in parts]
     except ValueError:
@@ -200,7 +224,8 @@ def _sexagesimal(text, unit_deg):
 
 def _fits_pointing(header):
     """Where the header says the telescope pointed, in degrees, or None."""
-    for ra_key, dec_key in (("OBJCTRA", "OBJCTDEC"), ("RA", "DEC"), ("RA_OBJ", "DEC_OBJ"), ("CRVAL1", "CRVAL2")):
+    for ra_key, dec_key in (("OBJCTRA", "OBJCTDEC"), ("RA", "DEC"), ("RA_OBJ", "DEC_OBJ"),
+                            ("CRVAL1", "CRVAL2")):
         ra, dec = header.get(ra_key), header.get(dec_key)
         if ra is None or dec is None:
             continue
@@ -210,6 +235,21 @@ def _fits_pointing(header):
             dec_deg = _sexagesimal(dec, 1.0) if isinstance(dec, str) else _num_signed(dec)
         else:
             ra_deg, dec_deg = _num_signed(ra), _num_signed(dec)
-        if ra_deg is not None and dec_deg is not None and 0 <= ra_deg < 360 and -90 <= dec_deg <= 90:
+        if ra_deg is not None and dec_deg is not None and 0 <= ra_deg < 360 \
+                and -90 <= dec_deg <= 90:
             return ra_deg, dec_deg
     return None, None
+
+
+def _header_wcs(header, width, height):
+    """Centre and scale of a celestial WCS in the header, or None."""
+    from .wcs import from_header
+
+    if header is None:
+        return None
+    wcs = from_header(header)
+    if wcs is None:
+        return None
+    ra, dec = wcs.pixel_to_sky((width + 1) / 2.0, (height + 1) / 2.0)
+    return {"ra": round(float(ra), 6), "dec": round(float(dec), 6),
+            "pixscale": round(wcs.pixscale_arcsec, 6)}

@@ -1,57 +1,106 @@
-"""The search plan: which scale bands and positions to try, in which order.
+"""The search plan: rounds of attempts raced side by side, hints first.
 
-Blind solving over the whole 0.3 - 36 degree range makes every quad lookup
-match thousands of index quads; the same image solves in under a second
-once the band is right (SOLVER_NOTES, and bench/solve.py). So we try
-narrow bands with short wall budgets first and come back with longer ones.
+Blind solving over the whole range makes every quad lookup match thousands
+of index quads; the same image solves in a tenth of a second once the band
+is right. Not knowing which band is right, a round starts every band at
+once (solver.race) and keeps the first verified answer, so the right band
+is never queued behind wrong ones; later rounds give the bands more time
+and the other star list.
 """
-from .solver import Attempt
+import math
 
-# Image widths in degrees, overlapping so a field on an edge is inside one
-# band with some margin. Tycho-2 indexes 08-19 cannot solve outside ~0.3-36.
-BLIND_BANDS = [(0.7, 1.6), (3.3, 7.5), (1.5, 3.5), (7.0, 16.0), (15.0, 36.0), (0.3, 0.75)]
-# (detection, wall seconds per band) for each pass over BLIND_BANDS:
-# detection 0 is the preferred downsample, 1 the fall-back (stars.py). A
-# right band solves in well under a second on the corpus; the later, longer
-# passes are for crowded or faint fields needing more stars looked at.
-# The sum (about 57 s) bounds the search for an unsolvable image, as
-# solve-field's own cpulimit does.
-PASSES = ((0, 0.5), (0, 2.5), (1, 2.5), (0, 4.0))
+from .solver import Attempt, arcsec_per_pixel
+
+# Width ratio of one blind band, and how far neighbours overlap, so a
+# field on an edge is inside one band with some margin.
+BAND_RATIO = 2.2
+BAND_OVERLAP = 1.08
+# Fields this much wider than the largest quads still hold enough of them.
+WIDEST_SLACK = 1.1
+# (detection, CPU seconds per band, quad code tolerance) of each blind
+# round: detection 0 is the preferred binning, 1 the fall-back (stars.py).
+# The right band solves a corpus image in 0.05-0.5 CPU seconds and the
+# crowded Milky Way test field in about 1. Half solve-field's code
+# tolerance (0.01) cuts the false quad matches a crowded field makes by 3x
+# and solved every corpus image faster too; the later rounds go back to
+# the default for noisy or distorted fields. The search limit
+# (__main__.py) ends whatever is still running.
+ROUNDS = ((0, 1.5, 0.005), (1, 1.5, None), (0, 5.0, None))
+# CPU seconds for the round of hinted attempts (a right hint solves in a
+# fraction of a second; a wrong one must not hold the blind rounds up).
+HINT_BUDGET = 2.0
 # How far a header's pointing may be off, at least, in degrees.
 MIN_POSITION_RADIUS = 2.0
 # Relative slack around a scale derived from metadata: 35 mm-equivalent
 # focal lengths are rounded and pixel pitches approximate.
 META_SLACK = 1.25
+# A full header WCS is a measurement: tight scale, position within a field,
+# tried alone first, briefly (right, it solves in a fraction of a second).
+WCS_SLACK = 1.1
+WCS_BUDGET = 1.0
 
 
-def make_plan(width, height, user=None, meta=None, first_budget=30.0):
-    """Return (attempts, hints) where hints is the contract's ``hints`` object."""
-    attempts = []
+def blind_bands(width_range):
+    """Overlapping degwidth bands covering what the installed indexes solve."""
+    low, high = width_range[0], width_range[1] * WIDEST_SLACK
+    count = max(1, math.ceil(math.log(high / low) / math.log(BAND_RATIO)))
+    ratio = (high / low) ** (1.0 / count)
+    return [(round(max(low, low * ratio ** i / BAND_OVERLAP), 3),
+             round(min(high, low * ratio ** (i + 1) * BAND_OVERLAP), 3)) for i in range(count)]
+
+
+def make_plan(width, height, width_range, user=None, meta=None):
+    """Return (rounds, hints): rounds is a list of lists of Attempts."""
     hints = {"scale_low": None, "scale_high": None, "scale_units": None, "source": "none"}
+    rounds = [[attempt] for attempt in [_from_wcs(width, height, user, meta)] if attempt]
+    if rounds:
+        hints["wcs"] = meta.wcs
+    rounds += [hinted] if (hinted := _hinted(width, height, user, meta, hints)) else []
+    if width_range is None:
+        return rounds, hints
+    for detection, budget, tolerance in ROUNDS:
+        rounds.append([Attempt("blind", low, high, "degwidth", budget, detection=detection,
+                               tolerance=tolerance) for low, high in blind_bands(width_range)])
+    return rounds, hints
+
+
+def _hinted(width, height, user, meta, hints):
+    """The attempts the caller's flags or the file's metadata suggest, filling `hints`."""
+    attempts = []
     position = _position(meta, width, height)
     if user is not None:
         low, high, units = user
         hints.update(scale_low=low, scale_high=high, scale_units=units, source="user")
-        attempts.append(Attempt("user", low, high, units, first_budget, *position))
+        attempts.append(Attempt("user", low, high, units, HINT_BUDGET, *position))
         if position[0] is not None:
-            attempts.append(Attempt("user-anywhere", low, high, units, first_budget))
+            attempts.append(Attempt("user-anywhere", low, high, units, HINT_BUDGET))
     elif meta is not None and meta.pixscale_arcsec:
         low, high = meta.pixscale_arcsec / META_SLACK, meta.pixscale_arcsec * META_SLACK
         hints.update(scale_low=round(low, 4), scale_high=round(high, 4),
                      scale_units="arcsecperpix", source="exif", origin=meta.origin)
-        attempts.append(Attempt(meta.origin, low, high, "arcsecperpix", first_budget, *position))
+        attempts.append(Attempt(meta.origin, low, high, "arcsecperpix", HINT_BUDGET, *position))
         if position[0] is not None:
-            attempts.append(Attempt(meta.origin + "-anywhere", low, high, "arcsecperpix", first_budget))
+            attempts.append(Attempt(meta.origin + "-anywhere", low, high, "arcsecperpix",
+                                    HINT_BUDGET))
     elif position[0] is not None:
         # A pointing without a scale still cuts the sky to a few healpixels.
         hints.update(source="exif", origin=meta.origin)
-        attempts.append(Attempt(meta.origin + "-position", 0.3, 36.0, "degwidth", first_budget, *position))
+        attempts.append(Attempt(meta.origin + "-position", 0.25, 36.0, "degwidth", HINT_BUDGET,
+                                *position))
     if position[0] is not None:
         hints.update(ra=position[0], dec=position[1], radius=position[2])
-    for detection, budget in PASSES:
-        for low, high in BLIND_BANDS:
-            attempts.append(Attempt("blind", low, high, "degwidth", budget, detection=detection))
-    return attempts, hints
+    return attempts
+
+
+def _from_wcs(width, height, user, meta):
+    """The attempt a header's full WCS makes (unless the caller gave a scale), or None."""
+    wcs = getattr(meta, "wcs", None)
+    if wcs is None or user is not None:
+        return None
+    scale = wcs["pixscale"]
+    radius = max(0.5, 2.0 * scale * math.hypot(width, height) / 3600.0)
+    return Attempt("fits-wcs", scale / WCS_SLACK, scale * WCS_SLACK, "arcsecperpix",
+                   WCS_BUDGET, wcs["ra"], wcs["dec"], radius)
 
 
 def _position(meta, width, height):
@@ -62,3 +111,14 @@ def _position(meta, width, height):
         diagonal_deg = meta.pixscale_arcsec * (width ** 2 + height ** 2) ** 0.5 / 3600.0
         radius = max(radius, diagonal_deg)
     return (meta.ra, meta.dec, radius)
+
+
+def field_width_deg(width, user=None, meta=None):
+    """The field width the hints imply, in degrees, or None (for the reason sentence)."""
+    if user is not None:
+        low, high, units = user
+        return tuple(arcsec_per_pixel(v, units, width) * width / 3600.0 for v in (low, high))
+    if meta is not None and meta.pixscale_arcsec:
+        width_deg = meta.pixscale_arcsec * width / 3600.0
+        return (width_deg, width_deg)
+    return None

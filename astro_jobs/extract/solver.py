@@ -1,33 +1,46 @@
-"""solve-field: which indexes to load, the argv for one attempt, and what it found.
+"""solve-field: the argv for one attempt, a round of attempts raced side by
+side, and what a finished attempt found.
 
-One attempt = one solve-field run on the prepared xylist with one scale band
-(and maybe a position), bounded in wall time. ``build_argv`` decides how
-solve-field is called, ``read_outcome`` what the files it left mean; the
-search plan (which attempts, in which order) lives in ``plan.py``.
+One attempt = one solve-field run on a prepared xylist with one scale band
+(and maybe a position), bounded in wall time. The attempts of a round run
+at once, each in its own process group and folder; the first verified
+solution wins and the others are killed. Which attempts make a round lives
+in ``plan.py``.
 """
-import glob
 import math
 import os
 import re
+import select
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import Optional
 
 from .. import process
+from . import fitsfile
 from .progress import log
 
-DEFAULT_CONFIG = "/etc/astrometry.cfg"
 # Fraction of the smaller image side below which solve-field builds no
 # quads (its --quad-size-min default); used to pick the indexes to load.
 QUAD_SIZE_MIN = 0.1
+# Our own check on top of solve-field's log-odds: fewer matched stars than
+# this is a coincidence we do not report.
+MIN_MATCHED = 6
+# A right fit puts matched stars within a pixel or two; several pixels of
+# RMS means the match is not this field.
+MAX_RMS_PIXELS = 3.0
 
-_current = {"proc": None}
+# How often a race looks at the CPU its attempts have used.
+CPU_POLL_S = 0.05
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+_running = set()
 
 
 @dataclass(repr=False)
 class Attempt:
-    """One scale band (degwidth unless told) and optional pointing, with a wall budget."""
+    """One scale band (degwidth unless told) and optional pointing, with a CPU budget."""
 
     label: str
     scale_low: float
@@ -38,11 +51,15 @@ class Attempt:
     dec: Optional[float] = None
     radius: Optional[float] = None
     detection: int = 0
+    tolerance: Optional[float] = None
 
     def __repr__(self):
-        where = "" if self.ra is None else " near %.2f,%.2f r=%.1f" % (self.ra, self.dec, self.radius)
-        return "%s [%g-%g %s]%s stars#%d %.1fs" % (self.label, self.scale_low, self.scale_high,
-                                                   self.units, where, self.detection, self.budget_s)
+        where = ""
+        if self.ra is not None:
+            where = " near %.2f,%.2f r=%.1f" % (self.ra, self.dec, self.radius)
+        return "%s [%.3g-%.3g %s]%s stars#%d %.1fs" % (
+            self.label, self.scale_low, self.scale_high, self.units, where, self.detection,
+            self.budget_s)
 
 
 @dataclass
@@ -51,42 +68,14 @@ class Outcome:
 
     solved: bool
     wcs_path: Optional[str] = None
+    corr_path: Optional[str] = None
     index: Optional[str] = None
     matched: Optional[int] = None
+    rms_arcsec: Optional[float] = None
     seconds: float = 0.0
     timed_out: bool = False
-    attempt_label: Optional[str] = None
-    detection: Optional[int] = None
-
-
-def index_dirs(config=DEFAULT_CONFIG):
-    """Folders the system config tells astrometry.net to search."""
-    dirs = []
-    try:
-        with open(config, encoding="utf-8") as fh:
-            for line in fh:
-                parts = line.split()
-                if len(parts) == 2 and parts[0] == "add_path":
-                    dirs.append(parts[1])
-    except OSError:
-        pass
-    return dirs or ["/usr/share/astrometry"]
-
-
-def list_indexes(dirs=None):
-    """[(path, quad_min_arcsec, quad_max_arcsec)] of every index file found."""
-    from astropy.io import fits
-
-    found = []
-    for folder in dirs or index_dirs():
-        for path in sorted(glob.glob(os.path.join(folder, "index-*.fits"))):
-            try:
-                header = fits.getheader(path)
-                low, high = float(header["SCALE_L"]), float(header["SCALE_U"])
-            except Exception:  # not an index, or unreadable: the engine would skip it too
-                continue
-            found.append((path, math.degrees(low) * 3600.0, math.degrees(high) * 3600.0))
-    return found
+    attempt: Optional[Attempt] = None
+    rejected: Optional[str] = None
 
 
 def arcsec_per_pixel(value, units, width):
@@ -105,25 +94,28 @@ def indexes_for(attempt, width, height, indexes):
                     for v in (attempt.scale_low, attempt.scale_high))
     quad_min = QUAD_SIZE_MIN * min(width, height) * scales[0]
     quad_max = math.hypot(width, height) * scales[1]
-    return [path for path, low, high in indexes if high >= quad_min and low <= quad_max]
+    return [i.path for i in indexes
+            if i.quad_max_arcsec >= quad_min and i.quad_min_arcsec <= quad_max]
 
 
 def write_config(path, index_paths, cpulimit):
     with open(path, "w", encoding="utf-8") as fh:
         # Our own wall clock bounds each attempt; cpulimit is a backstop the
-        # engine only checks between steps.
-        fh.write("cpulimit %d\n" % max(1, math.ceil(cpulimit)))
+        # engine only checks between steps. inparallel: every quad is looked
+        # up in all the band's indexes at once, so a short budget is not
+        # spent on the first index alone.
+        fh.write("cpulimit %d\ninparallel\n" % max(1, math.ceil(cpulimit)))
         for index in index_paths:
             fh.write("index %s\n" % index)
     return path
 
 
-def build_argv(xylist, width, height, attempt, workdir, config):
-    base = os.path.join(workdir, "solve")
+def build_argv(xylist, width, height, attempt, folder, config):
+    base = os.path.join(folder, "solve")
     argv = [
         "solve-field", xylist,
         "--config", config,
-        "--dir", workdir, "--out", "solve", "--overwrite",
+        "--dir", folder, "--out", "solve", "--overwrite",
         "--width", str(width), "--height", str(height),
         "--x-column", "X", "--y-column", "Y",
         # The xylist is already sorted, uniformized and cut (stars.py);
@@ -136,73 +128,175 @@ def build_argv(xylist, width, height, attempt, workdir, config):
         "--scale-low", "%g" % attempt.scale_low, "--scale-high", "%g" % attempt.scale_high,
         "--scale-units", attempt.units,
         "--cpulimit", str(max(1, math.ceil(attempt.budget_s))),
-        "--temp-dir", workdir,
+        "--temp-dir", folder,
     ]
+    if attempt.tolerance is not None:
+        argv += ["--code-tolerance", "%g" % attempt.tolerance]
     if attempt.ra is not None:
         argv += ["--ra", "%.6f" % attempt.ra, "--dec", "%.6f" % attempt.dec,
                  "--radius", "%.3f" % attempt.radius]
     return argv
 
 
-def run_attempt(xylist, width, height, attempt, workdir, indexes):
-    """Run one attempt to completion or to its wall budget."""
-    for name in ("solve.solved", "solve.wcs", "solve.corr"):
-        _remove(os.path.join(workdir, name))
-    chosen = indexes_for(attempt, width, height, indexes)
-    if not chosen:
-        log("attempt %r: no index covers this band, skipped" % attempt)
-        return Outcome(False)
-    config = write_config(os.path.join(workdir, "astrometry.cfg"), chosen, attempt.budget_s)
-    argv = build_argv(xylist, width, height, attempt, workdir, config)
-    log_path = os.path.join(workdir, "solve-field.log")
-    started = time.monotonic()
-    timed_out = _run_bounded(argv, log_path, attempt.budget_s)
-    outcome = read_outcome(workdir, log_path)
-    outcome.seconds = time.monotonic() - started
-    outcome.timed_out = timed_out and not outcome.solved
-    log("attempt %r with %d indexes: %s in %.2fs" % (
-        attempt, len(chosen), "solved" if outcome.solved else
-        ("wall budget hit" if outcome.timed_out else "no solution"), outcome.seconds))
+class _Run:
+    """One attempt's solve-field process, in its own folder and process group."""
+
+    def __init__(self, number, attempt, xylist, width, height, workdir, indexes):
+        self.attempt = attempt
+        self.folder = os.path.join(workdir, "attempt-%d" % number)
+        os.makedirs(self.folder, exist_ok=True)
+        chosen = indexes_for(attempt, width, height, indexes)
+        self.index_count = len(chosen)
+        self.proc, self.fd = None, None
+        self.started = time.monotonic()
+        if not chosen:
+            return
+        config = write_config(os.path.join(self.folder, "astrometry.cfg"), chosen,
+                              attempt.budget_s)
+        argv = build_argv(xylist, width, height, attempt, self.folder, config)
+        self.log_path = os.path.join(self.folder, "solve-field.log")
+        with open(self.log_path, "w", encoding="utf-8") as logfh:
+            # Own session: the whole solve-field -> astrometry-engine tree
+            # can be killed at once.
+            self.proc = subprocess.Popen(argv, stdout=logfh, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        _running.add(self.proc)
+        self.fd = os.pidfd_open(self.proc.pid)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            process.signal_group(self.proc.pid, signal.SIGKILL)
+        self.finish()
+
+    def cpu_seconds(self):
+        """CPU used so far by solve-field and the programs under it."""
+        return _tree_cpu(self.proc.pid)
+
+    def finish(self):
+        self.proc.wait()
+        _running.discard(self.proc)
+        os.close(self.fd)
+        self.seconds = time.monotonic() - self.started
+
+
+def race(attempts, xylists, width, height, workdir, indexes, deadline, first=0):
+    """Run `attempts` at once; (first verified Outcome or None, [finished Outcomes]).
+
+    Budgets are CPU seconds of each attempt's process tree, not wall time:
+    on a shared machine the same search does the same work however slowly
+    it goes, so a crowded field solved alone also solves beside other jobs.
+    `deadline` (wall) still ends everything.
+    """
+    runs = [_Run(first + n, a, xylists[a.detection], width, height, workdir, indexes)
+            for n, a in enumerate(attempts)]
+    live = {run.fd: run for run in runs if run.proc is not None}
+    for run in runs:
+        if run.proc is None:
+            log("attempt %r: no index covers this band, skipped" % run.attempt)
+    poller = select.poll()
+    for fd in live:
+        poller.register(fd, select.POLLIN)
+    finished, winner = [], None
+    try:
+        while live and winner is None and time.monotonic() < deadline:
+            wait = min(CPU_POLL_S, deadline - time.monotonic())
+            for fd, _ in poller.poll(max(1, int(wait * 1000))):
+                poller.unregister(fd)
+                outcome = _settle(live.pop(fd), finished)
+                winner = winner or (outcome if outcome.solved else None)
+            for fd, run in list(live.items()):
+                if winner is None and run.cpu_seconds() >= run.attempt.budget_s:
+                    poller.unregister(fd)
+                    run.kill()
+                    finished.append(_judge(live.pop(fd), "CPU budget used"))
+    finally:
+        for run in live.values():
+            run.kill()
+            finished.append(_judge(run, "stopped" if winner else "deadline reached"))
+    return winner, finished
+
+
+def _settle(run, finished):
+    run.finish()
+    outcome = _judge(run)
+    finished.append(outcome)
     return outcome
 
 
-def _run_bounded(argv, log_path, budget_s):
-    with open(log_path, "a", encoding="utf-8") as logfh:
-        logfh.write("$ %s\n" % " ".join(argv))
-        logfh.flush()
-        # Own session: on our deadline (or our own termination) the whole
-        # solve-field -> astrometry-engine tree goes at once.
-        proc = subprocess.Popen(argv, stdout=logfh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        _current["proc"] = proc
-        # A pidfd wakes us the moment solve-field exits (Popen.wait with a
-        # timeout polls in sleeps of up to 50 ms, on every attempt).
-        watch = process.Watch(proc)
-        try:
-            if watch.wait(budget_s) is not None:
-                return False
-            process.kill_group(proc.pid, proc, grace=1.0)
-            return True
-        finally:
-            watch.close()
-            _current["proc"] = None
+def _judge(run, stopped=None):
+    """The Outcome of a finished run, or of one `stopped` (why, in words)."""
+    outcome = read_outcome(run.folder, run.log_path) if not stopped else Outcome(False)
+    outcome.attempt, outcome.seconds, outcome.timed_out = run.attempt, run.seconds, bool(stopped)
+    status = ("solved" if outcome.solved else "rejected: " + outcome.rejected if outcome.rejected
+              else stopped or "no solution")
+    log("attempt %r with %d indexes: %s in %.2fs" % (run.attempt, run.index_count, status,
+                                                     run.seconds))
+    return outcome
+
+
+def _tree_cpu(pid):
+    """utime + stime of `pid`, of its reaped children and of its live descendants."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        with open("/proc/%d/task/%d/children" % (pid, pid), "rb") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except (OSError, ValueError):
+        return 0.0
+    # After the command name: utime, stime, cutime, cstime are fields 11-14.
+    own = sum(int(f) for f in fields[11:15]) / _CLOCK_TICKS
+    return own + sum(_tree_cpu(child) for child in children)
 
 
 def kill_running():
-    """Stop the attempt in flight, if any (used when we are terminated)."""
-    proc = _current["proc"]
-    if proc is not None and proc.poll() is None:
-        process.kill_group(proc.pid, proc, grace=0.5)
+    """Stop the attempts in flight, if any (used when we are terminated)."""
+    for proc in list(_running):
+        if proc.poll() is None:
+            process.signal_group(proc.pid, signal.SIGKILL)
 
 
-def read_outcome(workdir, log_path):
-    """Solved only if astrometry.net verified a match: it exits 0 either way."""
-    solved_path = os.path.join(workdir, "solve.solved")
-    wcs_path = os.path.join(workdir, "solve.wcs")
+def read_outcome(folder, log_path):
+    """Solved only if astrometry.net verified a match (it exits 0 either way) and
+    enough stars fit it closely."""
+    solved_path = os.path.join(folder, "solve.solved")
+    wcs_path = os.path.join(folder, "solve.wcs")
+    corr_path = os.path.join(folder, "solve.corr")
     if not (os.path.exists(solved_path) and os.path.exists(wcs_path) and _solved_flag(solved_path)):
         return Outcome(False)
-    return Outcome(True, wcs_path=wcs_path, index=_solved_index(log_path),
-                   matched=_count_rows(os.path.join(workdir, "solve.corr")))
+    matched, rms, rms_px = match_quality(corr_path, wcs_path)
+    outcome = Outcome(True, wcs_path=wcs_path, corr_path=corr_path, index=_solved_index(log_path),
+                      matched=matched, rms_arcsec=rms)
+    if matched < MIN_MATCHED:
+        outcome.solved, outcome.rejected = False, "only %d stars match" % matched
+    elif rms_px > MAX_RMS_PIXELS:
+        outcome.solved, outcome.rejected = False, "matched stars %.1f px off" % rms_px
+    return outcome
+
+
+def match_quality(corr_path, wcs_path):
+    """(matched stars, RMS sky distance in arcsec, RMS in pixels) from a .corr file."""
+    try:
+        columns, _ = fitsfile.read_table(corr_path)
+    except (OSError, ValueError, KeyError):
+        return 0, None, float("inf")
+    if not columns or len(columns.get("field_ra", ())) == 0:
+        return 0, None, float("inf")
+    sep = separation_arcsec(columns["field_ra"], columns["field_dec"],
+                            columns["index_ra"], columns["index_dec"])
+    rms = float(math.sqrt(sum(s * s for s in sep) / len(sep)))
+    cards = fitsfile.header_cards(wcs_path)
+    det = cards["CD1_1"] * cards["CD2_2"] - cards["CD1_2"] * cards["CD2_1"]
+    scale = 3600.0 * math.sqrt(abs(det))
+    return len(sep), round(rms, 3), rms / scale
+
+
+def separation_arcsec(ra1, dec1, ra2, dec2):
+    """Angles between sky positions (degrees in, arcseconds out), haversine."""
+    import numpy as np
+
+    r1, d1, r2, d2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
+    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r2 - r1) / 2) ** 2
+    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))) * 3600.0
 
 
 def _solved_flag(path):
@@ -220,26 +314,10 @@ def _solved_index(log_path):
     return found[-1] if found else None
 
 
-def _count_rows(path):
-    from astropy.io import fits
-
-    try:
-        with fits.open(path) as hdus:
-            return int(len(hdus[1].data)) if hdus[1].data is not None else 0
-    except Exception:  # the match is real even when the corr file is not
-        return None
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def solver_version():
     try:
-        out = subprocess.run(["solve-field", "--version"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["solve-field", "--version"], capture_output=True, text=True,
+                             timeout=10)
         return out.stdout.strip() or None
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -1,0 +1,172 @@
+"""The few FITS files the solve loop reads and writes, without astropy.
+
+Images for image2xy, xylists for solve-field, and the tables they write
+back (xy lists, .corr) are plain FITS with simple headers. Importing
+astropy.io.fits costs more than a whole right-band solve, so the hot path
+reads and writes these few shapes itself; astropy stays for user FITS
+images, whose headers and data can be anything.
+"""
+import numpy as np
+
+BLOCK = 2880
+CARD = 80
+_TFORM = {"E": ">f4", "D": ">f8", "J": ">i4", "I": ">i2", "K": ">i8", "B": "u1", "L": "u1"}
+
+
+def _card(key, value):
+    if isinstance(value, bool):
+        text = "T" if value else "F"
+    elif isinstance(value, (int, np.integer)):
+        text = str(int(value))
+    elif isinstance(value, (float, np.floating)):
+        text = repr(float(value)).upper()
+    else:
+        text = "'%-8s'" % str(value).replace("'", "''")
+    if isinstance(value, str):
+        return ("%-8s= %-20s" % (key, text)).ljust(CARD)[:CARD]
+    return ("%-8s= %20s" % (key, text)).ljust(CARD)[:CARD]
+
+
+def _header(cards):
+    text = "".join(_card(k, v) for k, v in cards) + "END".ljust(CARD)
+    return _pad(text.encode("ascii"), b" ")
+
+
+def _pad(data, fill):
+    return data + fill * (-len(data) % BLOCK)
+
+
+def write_image(path, array):
+    """A primary HDU holding a 2-D uint8 or float32 array."""
+    if array.dtype == np.uint8:
+        bitpix, data = 8, array
+    else:
+        bitpix, data = -32, np.ascontiguousarray(array, dtype=">f4")
+    cards = [("SIMPLE", True), ("BITPIX", bitpix), ("NAXIS", 2),
+             ("NAXIS1", array.shape[1]), ("NAXIS2", array.shape[0])]
+    with open(path, "wb") as fh:
+        fh.write(_header(cards))
+        fh.write(_pad(np.ascontiguousarray(data).tobytes(), b"\0"))
+    return path
+
+
+def write_table(path, columns, extra=()):
+    """An empty primary HDU and one binary table of float32 columns {name: array}."""
+    names = list(columns)
+    rows = len(columns[names[0]]) if names else 0
+    record = np.zeros(rows, dtype=[(n, ">f4") for n in names])
+    for name in names:
+        record[name] = columns[name]
+    cards = [("XTENSION", "BINTABLE"), ("BITPIX", 8), ("NAXIS", 2),
+             ("NAXIS1", 4 * len(names)), ("NAXIS2", rows), ("PCOUNT", 0), ("GCOUNT", 1),
+             ("TFIELDS", len(names))]
+    for i, name in enumerate(names, start=1):
+        cards += [("TTYPE%d" % i, name), ("TFORM%d" % i, "E")]
+    cards += list(extra)
+    with open(path, "wb") as fh:
+        fh.write(_header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)]))
+        fh.write(_header(cards))
+        fh.write(_pad(record.tobytes(), b"\0"))
+    return path
+
+
+def read_headers(fh):
+    """Yield (cards, offset of its data, size of its data) for each HDU in an open file."""
+    while True:
+        cards, offset = _read_header(fh)
+        if cards is None:
+            return
+        size = _data_size(cards)
+        yield cards, offset, size
+        fh.seek(offset + size + (-size % BLOCK))
+
+
+def _read_header(fh):
+    cards = {}
+    while True:
+        block = fh.read(BLOCK)
+        if len(block) < BLOCK:
+            return None, None
+        for start in range(0, BLOCK, CARD):
+            card = block[start:start + CARD].decode("ascii", "replace")
+            key = card[:8].strip()
+            if key == "END":
+                return cards, fh.tell()
+            if card[8:10] == "= ":
+                cards[key] = _value(card[10:])
+
+
+def _value(text):
+    text = text.strip()
+    if text.startswith("'"):
+        end = text.find("'", 1)
+        while end > 0 and text[end + 1:end + 2] == "'":
+            end = text.find("'", end + 2)
+        return text[1:end].replace("''", "'").rstrip()
+    text = text.split("/", 1)[0].strip()
+    if text in ("T", "F"):
+        return text == "T"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text.replace("D", "E"))
+    except ValueError:
+        return text
+
+
+def _data_size(cards):
+    naxis = int(cards.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    count = 1
+    for axis in range(1, naxis + 1):
+        count *= int(cards.get("NAXIS%d" % axis, 0))
+    return abs(int(cards.get("BITPIX", 8))) // 8 * int(cards.get("GCOUNT", 1)) * (
+        count + int(cards.get("PCOUNT", 0)))
+
+
+def read_table(path, hdu=1):
+    """({column: float64 array}, header cards) of a binary table of numeric columns."""
+    with open(path, "rb") as fh:
+        for number, (cards, offset, size) in enumerate(read_headers(fh)):
+            if number == hdu:
+                fh.seek(offset)
+                return _columns(cards, fh.read(size)), cards
+    raise ValueError("no HDU %d in %s" % (hdu, path))
+
+
+def _columns(cards, raw):
+    if cards.get("XTENSION") != "BINTABLE":
+        raise ValueError("not a binary table")
+    rows, width = int(cards["NAXIS2"]), int(cards["NAXIS1"])
+    fields, offset = [], 0
+    for i in range(1, int(cards["TFIELDS"]) + 1):
+        form = str(cards["TFORM%d" % i]).strip()
+        repeat = int(form[:-1] or 1)
+        code = _TFORM.get(form[-1])
+        if code is None:  # strings, bits, complex, descriptors: skip their bytes
+            offset += _other_size(form[-1], repeat)
+            continue
+        name = str(cards.get("TTYPE%d" % i, "COL%d" % i)).strip()
+        fields.append((name, code, offset, repeat))
+        offset += repeat * np.dtype(code).itemsize
+    dtype = np.dtype({"names": [f[0] for f in fields], "formats": [f[1] for f in fields],
+                      "offsets": [f[2] for f in fields], "itemsize": width})
+    table = np.frombuffer(raw[:rows * width], dtype=dtype, count=rows)
+    return {name: np.asarray(table[name], dtype=np.float64) for name, _, _, repeat in fields
+            if repeat == 1}
+
+
+def _other_size(code, repeat):
+    if code == "X":
+        return (repeat + 7) // 8
+    return repeat * {"A": 1, "C": 8, "M": 16, "P": 8, "Q": 16}.get(code, 1)
+
+
+def header_cards(path):
+    """The primary header's cards (key -> value)."""
+    with open(path, "rb") as fh:
+        cards, _ = _read_header(fh)
+    return cards or {}
