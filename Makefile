@@ -27,7 +27,8 @@ bench-scale: deps
 	$(PYTHON) bench/scale.py
 
 chaos: deps
-	$(PYTHON) bench/chaos.py
+	$(PYTHON) bench/chaos.py --queue sqlite
+	$(PYTHON) bench/chaos.py --queue redis
 
 clean:
 	rm -rf demo-jobs .pytest_cache build *.egg-info

@@ -10,7 +10,19 @@
 
 Every error raised on purpose is an :class:`AstroJobsError` with a ``code``.
 """
-from .api import cancel, list_jobs, logs, prune, result, retry, stats, status, submit, wait
+from .api import (
+    cancel,
+    list_jobs,
+    logs,
+    prune,
+    result,
+    retry,
+    stats,
+    status,
+    submit,
+    submit_sources,
+    wait,
+)
 from .errors import (
     AstroJobsError,
     BadInput,
@@ -21,8 +33,8 @@ from .errors import (
     StorageError,
 )
 
-__all__ = ["submit", "status", "result", "wait", "cancel", "list_jobs", "logs", "prune",
-           "retry", "stats",
+__all__ = ["submit", "submit_sources", "status", "result", "wait", "cancel", "list_jobs",
+           "logs", "prune", "retry", "stats",
            "AstroJobsError", "BadInput", "InvalidParameter", "JobNotFound", "NotReady",
            "JobFailed", "StorageError"]
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import stat
 import time
 
 from . import config, jobdir, params
-from .errors import AstroJobsError, BadInput, JobFailed, NotReady, StorageError
+from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, NotReady, StorageError
 from .states import State, is_terminal
 from .timefmt import now_iso, parse_duration
 
@@ -31,32 +31,33 @@ def _safe_name(path):
     return name or "image"
 
 
-def _open_image(path):
-    """An open descriptor on a regular, non-empty image file under the size limit."""
+def _open_image(path, what="image"):
+    """An open descriptor on a regular, non-empty file (an image, or ``what``) under the
+    size limit."""
     shown = os.fsdecode(path)
     try:
         # O_NONBLOCK: a FIFO given as the image must not hang the caller.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise BadInput(f"image not found: {shown}", code="image_not_found") from None
+        raise BadInput(f"{what} not found: {shown}", code="image_not_found") from None
     except IsADirectoryError:
-        raise BadInput(f"image is a directory: {shown}", code="not_a_file") from None
+        raise BadInput(f"{what} is a directory: {shown}", code="not_a_file") from None
     except PermissionError:
-        raise BadInput(f"image is not readable: {shown}", code="image_unreadable") from None
+        raise BadInput(f"{what} is not readable: {shown}", code="image_unreadable") from None
     except OSError as exc:
-        raise BadInput(f"cannot open image {shown}: {exc.strerror}",
+        raise BadInput(f"cannot open {what} {shown}: {exc.strerror}",
                        code="image_unreadable") from None
     info = os.fstat(fd)
     try:
         if stat.S_ISDIR(info.st_mode):
-            raise BadInput(f"image is a directory: {shown}", code="not_a_file")
+            raise BadInput(f"{what} is a directory: {shown}", code="not_a_file")
         if not stat.S_ISREG(info.st_mode):
-            raise BadInput(f"image is not a regular file: {shown}", code="not_a_file")
+            raise BadInput(f"{what} is not a regular file: {shown}", code="not_a_file")
         if info.st_size == 0:
-            raise BadInput(f"image is an empty file: {shown}", code="empty_image")
+            raise BadInput(f"{what} is an empty file: {shown}", code="empty_image")
         limit = config.max_image_bytes()
         if info.st_size > limit:
-            raise BadInput(f"image is {info.st_size / 2**20:.1f} MB, over the limit of "
+            raise BadInput(f"{what} is {info.st_size / 2**20:.1f} MB, over the limit of "
                            f"{limit / 2**20:.0f} MB (ASTRO_JOBS_MAX_IMAGE_MB)",
                            code="image_too_large")
     except BaseException:
@@ -86,19 +87,20 @@ def new_status(job_id, params, image):
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
-           timeout=None, priority=None, notify=None):
+           timeout=None, priority=None, hints=None, notify=None):
     """Queue ``image`` for analysis; return the new job id.
 
+    ``hints``: solver hints the extractor's contract has no flag for yet
+    (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
     ``notify``: a URL that gets the final status POSTed when the job ends
     (default ASTRO_JOBS_NOTIFY_URL).
     """
     from .imagecheck import inspect  # only submit parses images (keeps status light)
-    from .notify import new_notify
-    from .webhook import validate_url
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority)
-    url = validate_url(notify if notify is not None else config.notify_url())
+    checked.update(_hints(hints))
+    webhook = _webhook(notify)
     fd, size = _open_image(image)
     job_id = jobdir.new_job_id()
     try:
@@ -108,10 +110,60 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
             image_info = dict(inspect(copy, config.max_image_pixels()), file=name,
                               bytes=size)
             checked["image"] = os.fsdecode(image)
-            status = new_status(job_id, checked, image_info)
-            if url:
-                status["notify"] = new_notify(url)
-            jobdir.write_status(stage, status)
+            jobdir.write_status(stage, dict(new_status(job_id, checked, image_info),
+                                            **webhook))
+    finally:
+        os.close(fd)
+    _enqueue_or_withdraw(job_id, checked["priority"])
+    return job_id
+
+
+def _webhook(notify):
+    """status.json's ``notify`` for a webhook URL (default ASTRO_JOBS_NOTIFY_URL)."""
+    from .notify import new_notify
+    from .webhook import validate_url
+
+    url = validate_url(notify if notify is not None else config.notify_url())
+    return {"notify": new_notify(url)} if url else {}
+
+
+def _hints(hints):
+    if not hints:
+        return {}
+    if not isinstance(hints, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool)))
+            for k, v in hints.items()):
+        raise InvalidParameter("{hints} must be a dict of names to plain values")
+    return {"hints": dict(hints)}
+
+
+def submit_sources(sources, width, height, *, hints=None, notify=None, **options):
+    """Queue a star list for solving (no star detection); return the new job id.
+
+    ``sources``: a CSV of ``x,y[,flux]`` or an astrometry.net ``.xyls`` table,
+    measured on an image of ``width`` x ``height`` pixels. ``options`` are
+    those of :func:`submit`.
+    """
+    from . import sourcelist
+
+    checked = params.validate(**options)
+    checked.update(_hints(hints))
+    webhook = _webhook(notify)
+    for name, value in (("width", width), ("height", height)):
+        if value is None:
+            raise InvalidParameter("{width} and {height} are required with a star list")
+        checked[f"image_{name}"] = params.positive(name, value, int, sourcelist.MAX_DIMENSION)
+    fd, size = _open_image(sources, "star list")
+    job_id = jobdir.new_job_id()
+    try:
+        fits = os.pread(fd, 8, 0) == b"SIMPLE  "
+        name = os.path.splitext(_safe_name(sources))[0] + (".xyls" if fits else ".csv")
+        with jobdir.staged(job_id) as stage:
+            copy = jobdir.copy_input(stage, fd, size, name)
+            info = dict(sourcelist.inspect(copy), file=name, bytes=size,
+                        width=checked["image_width"], height=checked["image_height"])
+            checked["image"] = os.fsdecode(sources)
+            jobdir.write_status(stage, dict(new_status(job_id, checked, info), **webhook))
     finally:
         os.close(fd)
     _enqueue_or_withdraw(job_id, checked["priority"])

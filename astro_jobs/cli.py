@@ -67,8 +67,12 @@ def cli():
 
 
 @cli.command()
-@click.option("--image", required=True, type=click.Path(dir_okay=True, allow_dash=False),
+@click.option("--image", type=click.Path(dir_okay=True, allow_dash=False),
               help="The image to analyse (JPEG, PNG, TIFF or FITS); it is copied.")
+@click.option("--sources", type=click.Path(dir_okay=True, allow_dash=False),
+              help="Instead of an image, its stars: CSV of x,y[,flux] or an .xyls table.")
+@click.option("--width", help="With --sources: the image's width in pixels.")
+@click.option("--height", help="With --sources: the image's height in pixels.")
 @click.option("--scale-low", help="Lower bound of the image scale.")
 @click.option("--scale-high", help="Upper bound of the image scale.")
 @click.option("--scale-units", type=click.Choice(SCALE_UNITS),
@@ -79,16 +83,24 @@ def cli():
 @click.option("--notify", metavar="URL",
               help="POST the final status here when the job ends (http or https; "
                    "default ASTRO_JOBS_NOTIFY_URL).")
-def submit(image, **params):
-    """Queue an image; print the job id.
+def submit(image, sources, width, height, **params):
+    """Queue an image, or a list of its stars; print the job id.
 
     \b
     Example:
       astro-jobs submit --image uploads/m42.jpg --scale-low 1 --scale-high 3
       {"ok": true, "job_id": "9b1c..."}
       astro-jobs submit --image m42.jpg --notify https://backend.example/hooks/astro
+      astro-jobs submit --sources stars.csv --width 3000 --height 2000
     """
-    ok(job_id=api.submit(image, **params))
+    if (image is None) == (sources is None):
+        raise click.UsageError("give --image or --sources (one of them)")
+    if sources is None:
+        if width is not None or height is not None:
+            raise click.UsageError("--width and --height go with --sources")
+        ok(job_id=api.submit(image, **params))
+    else:
+        ok(job_id=api.submit_sources(sources, width, height, **params))
 
 
 @cli.command()
@@ -247,6 +259,43 @@ def stats(format_):
     from .prometheus import render
 
     click.echo(render(figures), nl=False)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False),
+              help="TLS certificate (PEM); with --key, serve HTTPS.")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's private key (PEM).")
+def serve(host, port, cert, key):
+    """Serve nova.astrometry.net's API and the operator page (extra [server]).
+
+    Prints {"ok": true, "url": ...} once listening, then serves until
+    interrupted.
+
+    \b
+    Example:
+      astro-jobs serve --port 8080
+      {"ok": true, "url": "http://127.0.0.1:8080/"}
+    """
+    if (cert is None) != (key is None):
+        raise click.UsageError("--cert and --key go together")
+    try:
+        from .web import server
+        server.check_installed()
+    except ImportError as exc:
+        return fail(f"the server extra is not installed ({exc.name}): "
+                    "pip install 'astro-jobs[server]'", "server_missing", 1)
+    try:
+        sock = server.bind(host, port)
+    except OSError as exc:
+        return fail(f"cannot listen on {host}:{port}: {exc.strerror}", "cannot_listen", 1)
+    ok(url=server.url_of(sock, cert is not None))
+    sys.stdout.flush()
+    server.run(sock, cert, key)
 
 
 def main(argv=None):

@@ -101,6 +101,17 @@ def max_output_bytes():
 DEFAULT_TIMEOUT = 600.0
 
 
+def api_key():
+    """The key nova's clients log in with (``astro-jobs serve``); None: any key."""
+    return _env("ASTRO_JOBS_API_KEY")
+
+
+def url_upload_dirs():
+    """Folders whose files ``astro-jobs serve`` accepts as file:// url_upload."""
+    raw = _env("ASTRO_JOBS_URL_UPLOAD_DIRS", "")
+    return [os.path.realpath(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
 # -- finish events: webhook and command hook (notify.py) ---------------------
 
 def notify_url():

@@ -35,5 +35,7 @@ def argv(job, status):
                  "--scale-units", params["scale_units"]]
     if params.get("downsample") is not None:
         args += ["--downsample", str(params["downsample"])]
+    if params.get("image_width") is not None:  # a star list: the image it was measured on
+        args += ["--width", str(params["image_width"]), "--height", str(params["image_height"])]
     args += ["--timeout", f"{params['timeout']:g}"]
     return args

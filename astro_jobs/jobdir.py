@@ -5,6 +5,7 @@ Layout::
     $JOBS_DIR/queue.sqlite3        Huey's queue (SQLite storage only)
     $JOBS_DIR/.stats-index.json    what ``stats`` knows of finished jobs (a cache)
     $JOBS_DIR/.stats-reopened      ids of finished jobs made unfinished (retried)
+    $JOBS_DIR/web-ids.sqlite3      integer ids of `astro-jobs serve` (nova's clients)
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -39,6 +40,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 DIR_MODE = 0o770
 FILE_MODE = 0o660
 QUEUE_DB = "queue.sqlite3"
+WEB_IDS_DB = "web-ids.sqlite3"
 INCOMING = ".incoming-"
 STATS_INDEX = ".stats-index.json"
 REOPENED = ".stats-reopened"
@@ -64,6 +66,11 @@ def ensure_root():
 
 def queue_db_path():
     return ensure_root() / QUEUE_DB
+
+
+def web_ids_db_path():
+    """The web face's table of integer ids (nova's clients parse ids as integers)."""
+    return ensure_root() / WEB_IDS_DB
 
 
 def storage_error(exc, what):
@@ -218,7 +225,11 @@ def write_json_atomic(path, data, durable=True):
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
-            os.write(fd, payload)
+            # A nearly full disk may take part of a write without an error:
+            # renaming half a file over status.json would truncate it.
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
         finally:
@@ -411,6 +422,20 @@ def reset_output(job):
     os.chmod(job.output_dir, DIR_MODE)
 
 
+# Below this much free space a failed run's output/ is removed so that its
+# error can still be recorded.
+SPACE_RESERVE = 1024 * 1024
+
+
+def out_of_space(job):
+    """Whether the job's filesystem is (nearly) full."""
+    try:
+        stat = os.statvfs(job.path)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < SPACE_RESERVE
+
+
 # -- reading what a job produced --------------------------------------------
 
 def read_result_bytes(job):
@@ -459,6 +484,29 @@ def _tail_bytes(handle, lines, block=65536, end=None):
         data = handle.read(step) + data
     return b"\n".join(data.split(b"\n")[-lines - 1:]) if data.endswith(b"\n") else \
         b"\n".join(data.split(b"\n")[-lines:])
+
+
+def output_file(job, relative):
+    """A file the extractor wrote, by its name in result.json; None if absent.
+
+    The name comes from the extractor's output: it must stay inside output/.
+    """
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        return None
+    base = job.output_dir.resolve()
+    path = (base / relative).resolve()
+    if base not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def read_output_head(job, relative, limit):
+    """The first ``limit`` bytes of an output file, or None if there is none."""
+    path = output_file(job, relative)
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read(limit)
 
 
 class ResultFile(str, Enum):

@@ -84,20 +84,49 @@ def signal_group(pgid, signum):
         return True
 
 
+def _read_proc(path):
+    """A small /proc file whole (raw descriptors: this runs after every job)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def _stat_fields(pid):
+    """Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, ..."""
+    return _read_proc(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+
+
 def _live_processes():
-    """(pid, process group) of every process that is not a zombie, from /proc."""
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            # After the command name: state, ppid, pgrp.
-            if fields[0] not in (b"Z", b"X"):
-                yield int(entry.name), int(fields[2])
+    """(pid, process group, start time) of every process that is not a zombie,
+    from /proc; the start time in clock ticks since boot (the 22nd field)."""
+    try:
+        names = os.listdir("/proc")
+    except FileNotFoundError:
+        return
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(name)
+        except OSError:
+            continue
+        if fields[0] not in (b"Z", b"X"):
+            yield int(name), int(fields[2]), int(fields[19])
+
+
+def start_time(pid):
+    """When ``pid`` started, in clock ticks since boot (0 if it is gone)."""
+    try:
+        return int(_stat_fields(pid)[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def group_members(pgid):
@@ -106,7 +135,7 @@ def group_members(pgid):
     ``killpg(pgid, 0)`` also succeeds for zombies, which an init that reaps
     slowly leaves around, so membership is read from /proc.
     """
-    return [pid for pid, group in _live_processes() if group == pgid]
+    return [pid for pid, group, _ in _live_processes() if group == pgid]
 
 
 def group_alive(pgid):
@@ -139,23 +168,47 @@ def pid_alive(pid):
     return True
 
 
-def groups_marked(marker):
-    """Process groups of live processes whose environment holds ``marker``.
+def marked_pids(marker, since=0):
+    """Pids of live processes whose environment holds ``marker`` (``NAME=value``),
+    among those started at or after ``since`` (see ``start_time``).
 
-    How a consumer finds what a dead run left behind: the marker (the job
-    id) is inherited by everything the extractor starts, and unlike a pid it
-    cannot be reused by an unrelated process.
+    How the processes of one run are found wherever they went: the marker is
+    inherited by everything the extractor starts, in any session or process
+    group, and unlike a pid or a group it cannot be reused by an unrelated
+    process. ``since`` spares reading the environment of older processes.
     """
     needle = marker.encode()
-    groups = set()
-    for pid, group in _live_processes():
+    found = []
+    for pid, _group, started in _live_processes():
+        if started < since:
+            continue
         try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                if needle in handle.read().split(b"\0"):
-                    groups.add(group)
+            if needle in _read_proc(f"/proc/{pid}/environ").split(b"\0"):
+                found.append(pid)
         except OSError:
             continue
-    return groups
+    return found
+
+
+def kill_marked(marker, since=0, timeout=2.0):
+    """SIGKILL every process carrying ``marker`` (started at or after
+    ``since``) until none is left; how many.
+
+    Scanned again after each round: a process may fork between the scan and
+    its kill, and the child carries the marker too. Used once the run is
+    over, when nothing of it may live on.
+    """
+    killed = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [pid for pid in marked_pids(marker, since) if pid != os.getpid()]
+        if not pids or time.monotonic() > deadline:
+            return len(killed)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+        time.sleep(0.01)
 
 
 def describe_exit(returncode):

@@ -17,13 +17,51 @@ from . import config, jobdir, notify, process
 from .errors import AstroJobsError
 from .retention import LEFTOVER_SECONDS
 from .states import TERMINAL, State
-from .timefmt import now_iso, parse_iso
+from .timefmt import now_iso
 from .worker import INSTANCE, JOB_ENV_MARKER, RUNNING, enqueue, queued_job_ids
 
 logger = logging.getLogger("astro_jobs.recovery")
 
 
-def worker_is_dead(status, now=None):
+class Observations:
+    """When this observer last saw each job change, on its own monotonic clock.
+
+    Liveness across nodes is judged by watching a run's heartbeat counter
+    move, never by comparing a timestamp another node wrote with our wall
+    clock: nodes' clocks may disagree by minutes. An observer that has just
+    started knows nothing yet and waits one full limit before it calls a run
+    dead, so it neither kills live runs nor waits forever.
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.seen = {}  # job id -> (token, when it was first seen)
+
+    def unchanged_for(self, job_id, token):
+        """Seconds since ``token`` of the job was first seen (0 if it just changed)."""
+        now = self.clock()
+        last = self.seen.get(job_id)
+        if last is None or last[0] != token:
+            self.seen[job_id] = (token, now)
+            return 0.0
+        return now - last[1]
+
+    def forget(self, job_id):
+        self.seen.pop(job_id, None)
+
+    def keep_only(self, job_ids):
+        for job_id in set(self.seen) - set(job_ids):
+            del self.seen[job_id]
+
+
+def beat_token(status):
+    """What changes while a run is alive: its identity and its heartbeat."""
+    worker = status.get("worker") or {}
+    return (status["state"], status.get("attempts"), worker.get("instance"),
+            status.get("beat"), status.get("heartbeat_at"))
+
+
+def worker_is_dead(status, observations):
     """Whether the worker recorded in a ``processing`` status has gone."""
     worker = status.get("worker") or {}
     if worker.get("node") == config.node():
@@ -32,9 +70,10 @@ def worker_is_dead(status, now=None):
             return worker.get("instance") != INSTANCE or status["job_id"] not in RUNNING
         if worker.get("pid") and not process.pid_alive(worker["pid"]):
             return True
-    # Another node, or a live pid that may have been reused: trust heartbeats.
-    beat = status.get("heartbeat_at") or status["updated_at"]
-    return (now or time.time()) - parse_iso(beat) > config.stale_after_seconds()
+    # Another node, or a live pid that may have been reused: a heartbeat that
+    # stopped moving for three beats of ours.
+    stalled = observations.unchanged_for(status["job_id"], beat_token(status))
+    return stalled > config.stale_after_seconds()
 
 
 def requeue(job, seen, reason):
@@ -65,7 +104,7 @@ def requeue(job, seen, reason):
     else:
         status = jobdir.transition(
             job, State.QUEUED, attempts=attempts + 1, started_at=None, heartbeat_at=None,
-            worker=None, last_failure=f"{reason} during attempt {attempts} ({where})",
+            beat=None, worker=None, last_failure=f"{reason} during attempt {attempts} ({where})",
             **decided)
         if status is not None:
             enqueue(job.job_id, status["params"].get("priority", 0))
@@ -80,11 +119,12 @@ def _kill_orphans(job, worker):
 
     Called under the job's lock while the job is still ``processing`` under
     the lost run, so no other run of the job can exist here yet: every
-    process carrying the job's marker belongs to the lost one.
+    process carrying the job's marker belongs to the lost one, whatever
+    session or process group it moved to. Nobody will read what they make,
+    so they get no grace.
     """
     if worker.get("node") == config.node():
-        for pgid in process.groups_marked(f"{JOB_ENV_MARKER}={job.job_id}"):
-            process.kill_group(pgid, None, grace=1.0)
+        process.kill_marked(f"{JOB_ENV_MARKER}={job.job_id}")
 
 
 class Sweeper:
@@ -92,6 +132,7 @@ class Sweeper:
 
     def __init__(self):
         self.finished = set()  # terminal jobs never change: skip re-reading them
+        self.observations = Observations()
         self.lock = threading.Lock()
 
     def sweep(self):
@@ -100,37 +141,44 @@ class Sweeper:
 
     def _sweep(self):
         counts = {"requeued": 0, "reenqueued": 0}
-        in_queue = None
-        now = time.time()
         present = set()
+        in_queue = []  # the queue's job ids, read once and only if needed
         for job in jobdir.iter_jobs():
             present.add(job.job_id)
             if job.job_id in self.finished:
                 continue
             try:
-                status = jobdir.read_status(job)
-                state = status["state"]
-                if state in TERMINAL and notify.pending(status):
-                    notify.offer(job.job_id)  # read again next sweep until reported
-                elif state in TERMINAL:
-                    self.finished.add(job.job_id)
-                elif state == State.PROCESSING and worker_is_dead(status, now):
-                    if requeue(job, status, "its worker died"):
-                        counts["requeued"] += 1
-                elif state == State.QUEUED and now - parse_iso(status["updated_at"]) \
-                        > config.stale_after_seconds():
-                    if in_queue is None:
-                        in_queue = queued_job_ids()
-                    if job.job_id not in in_queue:
-                        enqueue(job.job_id, status["params"].get("priority", 0))
-                        counts["reenqueued"] += 1
+                self._reconcile(job, jobdir.read_status(job), counts, in_queue)
             except AstroJobsError as exc:
                 logger.warning("sweep: job %s: %s", job.job_id, exc)
         self.finished &= present  # forget pruned jobs
+        self.observations.keep_only(present - self.finished)
         jobdir.remove_leftovers(LEFTOVER_SECONDS)
         if any(counts.values()):
             logger.warning("sweep: %s", counts)
         return counts
+
+    def _reconcile(self, job, status, counts, in_queue):
+        """Requeue a lost run, or re-enqueue a queued job the queue forgot."""
+        state = status["state"]
+        if state in TERMINAL and notify.pending(status):
+            notify.offer(job.job_id)  # read again next sweep until reported
+        elif state in TERMINAL:
+            self.finished.add(job.job_id)
+            self.observations.forget(job.job_id)
+        elif state == State.PROCESSING and worker_is_dead(status, self.observations):
+            if requeue(job, status, "its worker died"):
+                counts["requeued"] += 1
+        elif state == State.QUEUED and self.observations.unchanged_for(
+                job.job_id, beat_token(status) + (status["updated_at"],)) \
+                > config.stale_after_seconds():
+            if not in_queue:
+                in_queue.append(queued_job_ids())
+            if job.job_id not in in_queue[0]:
+                enqueue(job.job_id, status["params"].get("priority", 0))
+                counts["reenqueued"] += 1
+            # Watched afresh: a job still waiting its turn is checked again later.
+            self.observations.forget(job.job_id)
 
     def run_forever(self, stop):
         while not stop.is_set():

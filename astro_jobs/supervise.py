@@ -15,28 +15,31 @@ from .timefmt import now_iso
 # How often a running job looks for a cancel or a new stage.
 POLL_SECONDS = 0.25
 JOB_ENV_MARKER = "ASTRO_JOBS_JOB_ID"
+# One run (job, attempt, consumer instance): what a run kills when it ends.
+# The job marker alone would also match a newer attempt of the same job.
+RUN_ENV_MARKER = "ASTRO_JOBS_RUN"
 
 
-def extractor_env(job, environ):
+def extractor_env(job, environ, run_id):
     """The extractor's environment: ours, plus where to report its stage and
-    the marker by which anything it starts can be found again."""
+    the markers by which anything it starts can be found again."""
     return dict(environ, PYTHONUNBUFFERED="1", ASTRO_JOBS_STAGE_FILE=str(job.stage_path),
-                **{JOB_ENV_MARKER: job.job_id})
+                **{JOB_ENV_MARKER: job.job_id, RUN_ENV_MARKER: run_id})
 
 
-def start(job, argv, header, owns, stopping):
+def start(job, argv, header, owns, stopping, run_id):
     """Start the job's extractor in a fresh output/, ``header`` first in task.log;
-    its Supervisor."""
+    its Supervisor. ``run_id`` names this run in its processes' environment."""
     jobdir.reset_output(job)
     jobdir.clear_stage(job)
     jobdir.append_log(job, header)
     fd = jobdir.open_log(job)
     try:
-        proc = process.spawn(argv, job.output_dir, fd, extractor_env(job, os.environ),
+        proc = process.spawn(argv, job.output_dir, fd, extractor_env(job, os.environ, run_id),
                              config.max_memory_bytes(), config.max_output_bytes())
     finally:
         os.close(fd)
-    return Supervisor(job, proc, owns, stopping)
+    return Supervisor(job, proc, owns, stopping, f"{RUN_ENV_MARKER}={run_id}")
 
 
 class Supervisor:
@@ -46,9 +49,13 @@ class Supervisor:
     whether the consumer is shutting down.
     """
 
-    def __init__(self, job, proc, owns, stopping):
+    def __init__(self, job, proc, owns, stopping, marker):
         self.job, self.proc, self.owns, self.stopping = job, proc, owns, stopping
+        self.marker = marker
+        # Everything the run starts starts after its extractor.
+        self.started = process.start_time(proc.pid)
         self.stage_seen = None
+        self.beats = 0
 
     def watch(self, timeout):
         """Wait for the extractor to end or be stopped; why it ended."""
@@ -66,7 +73,10 @@ class Supervisor:
                     return reason
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + heartbeat
-                    self._record(heartbeat_at=now_iso())
+                    self.beats += 1
+                    # The counter is what observers watch: it tells them the run
+                    # is alive without comparing clocks of different nodes.
+                    self._record(heartbeat_at=now_iso(), beat=self.beats)
                 else:
                     self._record()
         finally:
@@ -93,10 +103,17 @@ class Supervisor:
             jobdir.update(self.job, self.owns, **changes)
 
     def stop(self, grace=process.TERM_GRACE):
-        """Kill the extractor's whole group (TERM, then KILL) and reap it."""
-        process.kill_group(self.proc.pid, self.proc, grace=grace)
-        self.proc.wait()
+        """Kill the extractor's whole group (TERM, then KILL), reap it, and
+        kill whatever of the run lives on in other sessions."""
+        try:
+            process.kill_group(self.proc.pid, self.proc, grace=grace)
+            self.proc.wait()
+        finally:
+            process.kill_marked(self.marker, self.started)
 
     def sweep_group(self):
-        """The leader ended: anything it left behind in its group goes too."""
+        """The leader ended (by itself, a crash or a SIGKILL from outside):
+        anything it left behind, in its group or in a session of its own
+        (solve-field), goes too."""
         process.signal_group(self.proc.pid, signal.SIGKILL)
+        process.kill_marked(self.marker, self.started)

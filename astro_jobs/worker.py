@@ -12,7 +12,7 @@ import time
 import uuid
 
 from . import config, extractor, jobdir, notify, process
-from .errors import AstroJobsError, JobNotFound
+from .errors import AstroJobsError, JobNotFound, StorageError
 from .judge import Outcome, StopReason, judge
 from .queue import huey
 from .states import State
@@ -73,7 +73,13 @@ def run_job(job_id):
 
 
 def enqueue(job_id, priority=0):
-    huey.enqueue(run_job.s(job_id, priority=priority or None))
+    try:
+        huey.enqueue(run_job.s(job_id, priority=priority or None))
+    except Exception as exc:
+        if "disk is full" in str(exc):  # SQLite's SQLITE_FULL
+            raise StorageError("cannot enqueue the job: no space left on device",
+                               code="disk_full") from None
+        raise
 
 
 def queued_job_ids():
@@ -91,6 +97,16 @@ def log_tail(job):
              if line.strip() and not line.startswith("--- ")]
     tail = " | ".join(lines[-LOG_TAIL_LINES:])[-600:]
     return f" Last lines of task.log: {tail}" if tail else " task.log is empty."
+
+
+def make_room(job, outcome):
+    """A failed run on a full disk: remove its output/ so the error can be recorded."""
+    if outcome.state != State.ERROR or not jobdir.out_of_space(job):
+        return outcome
+    # Most likely filled by this run's own files, worth nothing now.
+    jobdir.reset_output(job)
+    return Outcome(State.ERROR, f"{outcome.error} The filesystem of JOBS_DIR is full: "
+                                "the run's output/ was removed.")
 
 
 class Run:
@@ -124,7 +140,7 @@ class Run:
             status = jobdir.transition(self.job, State.PROCESSING,
                                        guard=lambda s: s["state"] == State.QUEUED,
                                        durable=False, started_at=now, heartbeat_at=now,
-                                       worker=worker, stage=None, error=None,
+                                       beat=0, worker=worker, stage=None, error=None,
                                        finished_at=None)
         except BaseException:
             RUNNING.discard(self)
@@ -181,7 +197,8 @@ class Run:
     def spawn(self, argv):
         header = (f"--- {now_iso()} attempt {self.attempt} on {config.node()} "
                   f"pid {os.getpid()}: {' '.join(argv)}")
-        return start(self.job, argv, header, self.owns, self.interrupted.is_set)
+        return start(self.job, argv, header, self.owns, self.interrupted.is_set,
+                     run_id=f"{self.job.job_id}.{self.attempt}.{INSTANCE}")
 
     def judge(self, reason, elapsed, timeout):
         code = self.supervisor.proc.returncode
@@ -194,6 +211,7 @@ class Run:
         return judge(reason, code, result, timeout, log_tail(self.job))
 
     def finish(self, outcome):
+        outcome = make_room(self.job, outcome)
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
                                  finished_at=now_iso(), error=outcome.error, stage=None)
         if done is None:

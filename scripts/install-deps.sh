@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 packages=(astrometry.net astrometry-data-tycho2-07-littleendian
           astrometry-data-tycho2-08-littleendian astrometry-data-tycho2-09-littleendian
           astrometry-data-tycho2-10-19-littleendian
-          libimage-exiftool-perl netpbm redis-server)
+          libimage-exiftool-perl netpbm redis-server faketime
+          chromium chromium-driver openssl)  # the web face's browser and HTTPS tests
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
@@ -26,5 +27,5 @@ fi
 
 # Always (re)install this checkout in editable mode: an editable install of
 # another clone would otherwise shadow it in the consumer's processes.
-python3 -m pip install -q --disable-pip-version-check -e ".[extract,redis,test]" \
+python3 -m pip install -q --disable-pip-version-check -e ".[extract,redis,server,test]" \
     2> >(grep -v "Running pip as the 'root' user" >&2)

@@ -14,12 +14,24 @@ the image it is given (the tests submit copies named after the behaviour):
     daemon      start a grandchild and exit 0 at once
     stages      walk through the stages, 0.6 s each, then succeed
     slow<N>     sleep N tenths of a second, then succeed
+    chaos<N>    sleep N tenths, then take 0.1 s to write the result (stage
+                ``writing``): a target for bench/chaos.py's kills
+    stubborn    ignore SIGTERM and hang
+    segfault    die of SIGSEGV
+    fill        write output/fill.bin until the disk is full, then fail
+
+With STAND_IN_LEDGER set, each run first appends its run marker
+(ASTRO_JOBS_RUN) to STAND_IN_LEDGER/<job id>: how often a job really ran.
     bigfile     try to write a file larger than the file-size limit
     memhog      try to allocate 1 GB
+
+A star list (given with --width and --height) is named by the server, not
+the test: it behaves as ``ok``.
 """
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,14 +48,49 @@ def set_stage(name):
 def write_result(path, extra=None):
     result = {"solved": True, "stand_in": True, "argv": sys.argv[1:], "cwd": os.getcwd(),
               "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
-              "job_env": os.environ.get("ASTRO_JOBS_JOB_ID")}
+              "job_env": os.environ.get("ASTRO_JOBS_JOB_ID"),
+              "run": os.environ.get("ASTRO_JOBS_RUN")}
     result.update(extra or {})
     with open(path + ".tmp", "w") as handle:
         json.dump(result, handle)
     os.replace(path + ".tmp", path)
 
 
+def record_run():
+    ledger = os.environ.get("STAND_IN_LEDGER")
+    if ledger:
+        with open(os.path.join(ledger, os.environ["ASTRO_JOBS_JOB_ID"]), "a") as handle:
+            handle.write(os.environ["ASTRO_JOBS_RUN"] + "\n")
+
+
+def write_slowly(path):
+    """A result written in two halves 0.1 s apart, then renamed into place."""
+    set_stage("writing")
+    data = json.dumps({"solved": True, "stand_in": True, "pid": os.getpid(),
+                       "job_env": os.environ.get("ASTRO_JOBS_JOB_ID"),
+                       "run": os.environ.get("ASTRO_JOBS_RUN")}).encode()
+    with open(path + ".tmp", "wb") as handle:
+        handle.write(data[:len(data) // 2])
+        handle.flush()
+        time.sleep(0.1)
+        handle.write(data[len(data) // 2:])
+    os.replace(path + ".tmp", path)
+
+
+def fill_disk():
+    block = b"\0" * 65536
+    try:
+        with open("fill.bin", "wb") as handle:
+            while True:
+                handle.write(block)
+                handle.flush()
+    except OSError as exc:
+        print(f"cannot write fill.bin: {exc}", file=sys.stderr, flush=True)
+    return 1
+
+
 def main():
+    record_run()
     parser = argparse.ArgumentParser()
     parser.add_argument("--image", required=True)
     parser.add_argument("--output", required=True)
@@ -52,8 +99,12 @@ def main():
     parser.add_argument("--scale-units")
     parser.add_argument("--downsample")
     parser.add_argument("--timeout")
+    parser.add_argument("--width")
+    parser.add_argument("--height")
     args = parser.parse_args()
     mode = os.path.splitext(os.path.basename(args.image))[0].split("-")[0]
+    if args.width is not None:
+        mode = "ok"
     print(f"stand-in extractor: mode {mode}", flush=True)
     if mode == "ok":
         write_result(args.output)
@@ -87,6 +138,16 @@ def main():
     elif mode.startswith("slow"):
         time.sleep(int(mode[4:] or 10) / 10)
         write_result(args.output)
+    elif mode.startswith("chaos"):
+        time.sleep(int(mode[5:] or 5) / 10)
+        write_slowly(args.output)
+    elif mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(120)
+    elif mode == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif mode == "fill":
+        return fill_disk()
     elif mode == "bigfile":
         with open("big.bin", "wb") as handle:
             handle.write(b"\0" * (4 * 1024 * 1024))

@@ -5,6 +5,7 @@ No pytest here, so bench/ scripts can import it too. Consumers are started
 with the Procfile's own worker command: what a deployment runs.
 """
 import calendar
+import glob
 import json
 import math
 import os
@@ -144,6 +145,24 @@ def scrubbed_env(jobs_dir, **extra):
                and name not in ("JOBS_DIR", "ASTRO_EXTRACT_BIN")})
     env.update(JOBS_DIR=str(jobs_dir), ASTRO_EXTRACT_BIN=str(STAND_IN), **extra)
     return env
+
+
+# ld.so expands $LIB to this machine's library folder (lib/x86_64-linux-gnu, ...).
+LIBFAKETIME = "/usr/$LIB/faketime/libfaketime.so.1"
+
+
+def skewed_clock(env, seconds):
+    """``env`` for processes whose wall clock is ``seconds`` off, by libfaketime
+    (the Debian ``faketime`` package). The monotonic clock stays true, as on
+    a node whose NTP failed. Preloaded directly: the ``faketime`` command
+    forks, so its pid would not be the consumer's."""
+    if not glob.glob(LIBFAKETIME.replace("$LIB", "lib*/*")) \
+            and not glob.glob(LIBFAKETIME.replace("$LIB", "lib*")):
+        raise RuntimeError("libfaketime not found: run scripts/install-deps.sh")
+    fix = str(REPO / "tests" / "skewed_clock")
+    path = os.pathsep.join(p for p in (fix, env.get("PYTHONPATH")) if p)
+    return Env(env, LD_PRELOAD=LIBFAKETIME, FAKETIME=f"{seconds:+d}s",
+               FAKETIME_DONT_FAKE_MONOTONIC="1", PYTHONPATH=path)
 
 
 class Consumer:
@@ -396,3 +415,46 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+
+# -- astro-jobs serve ------------------------------------------------------------
+
+class WebServer:
+    """A real ``astro-jobs serve`` on 127.0.0.1 and a free port."""
+
+    def __init__(self, env, *extra_args, log_path=None):
+        self.log_path = log_path or env.jobs_dir.parent / f"serve-{time.monotonic_ns()}.log"
+        env.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["astro-jobs", "serve", "--port", "0", *extra_args],
+                                     env=env, stdout=subprocess.PIPE, stderr=self.log,
+                                     start_new_session=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(10)
+            raise AssertionError(f"astro-jobs serve did not start: {self.output()}")
+        self.url = json.loads(line)["url"].rstrip("/")
+
+    def output(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def self_signed_certificate(folder):
+    """(cert, key) paths of a throwaway certificate for 127.0.0.1, made with openssl."""
+    cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key

@@ -39,8 +39,8 @@ def test_a_job_past_its_attempt_limit_ends_in_error(env, images, consumers):
         consumer = consumers(env)
         if attempt == 1:
             job_id = env.submit(images("hang"))
-        env.wait_for(job_id, lambda s: s["state"] == "processing" and s["attempts"] == attempt,
-                     what=f"attempt {attempt} running")
+        env.wait_for(job_id, lambda s, n=attempt: s["state"] == "processing"
+                     and s["attempts"] == n, what=f"attempt {attempt} running")
         consumer.kill()
     consumers(env)
     final = env.wait(job_id, timeout=30)

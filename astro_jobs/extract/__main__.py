@@ -17,12 +17,12 @@ import signal
 import sys
 import time
 
+from ..units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
 from . import annotate, indexes, metadata, plan, result, solver, sources, stars
 from .image import UnreadableImage, read_image
 from .progress import enter_stage, log
 from .search import MIN_STARS, search
 
-DEFAULT_TIMEOUT = 600.0
 # An image with no answer should not hold a worker: the search stops after
 # this long unless told otherwise (the right band solves in well under a
 # second; the later rounds are for crowded fields).
@@ -35,8 +35,8 @@ def parse_args(argv):
     parser.add_argument("--output", required=True)
     parser.add_argument("--scale-low", type=float)
     parser.add_argument("--scale-high", type=float)
-    parser.add_argument("--scale-units", default="degwidth",
-                        choices=("degwidth", "arcminwidth", "arcsecperpix", "focalmm"))
+    parser.add_argument("--scale-units", default=DEFAULT_SCALE_UNITS,
+                        choices=SCALE_UNITS + ("focalmm",))
     parser.add_argument("--downsample", type=int)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     parser.add_argument("--search-limit", type=float, default=DEFAULT_SEARCH_LIMIT)

@@ -9,6 +9,8 @@ import math
 import shutil
 import subprocess
 
+from ..units import arcsec_per_pixel, pixscale_from_pitch
+
 EXIF_KEYS = ("camera", "lens", "focal_length_mm", "exposure_s", "iso", "datetime_original", "gps")
 
 # FocalPlaneResolutionUnit codes (EXIF 2.3) in millimetres.
@@ -107,12 +109,11 @@ def _from_exif(meta, tags, image_width):
         meta.focal_35mm = f35
         # The 35 mm width spans the camera's full frame; the EXIF width tells
         # how many pixels that frame had, which survives later cropping.
-        full_width_deg = 2.0 * math.degrees(math.atan(18.0 / f35))
-        meta.pixscale_arcsec = full_width_deg * 3600.0 / original_width
+        meta.pixscale_arcsec = arcsec_per_pixel(f35, "focalmm", original_width)
     elif focal:
         pitch_mm = _plane_pitch_mm(tags)
         if pitch_mm:
-            meta.pixscale_arcsec = 206264.8 * pitch_mm / focal
+            meta.pixscale_arcsec = pixscale_from_pitch(pitch_mm, focal)
     if meta.pixscale_arcsec:
         meta.origin = "exif"
 

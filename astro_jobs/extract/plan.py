@@ -9,7 +9,8 @@ and the other star list.
 """
 import math
 
-from .solver import Attempt, arcsec_per_pixel
+from ..units import ARCSEC_PER_DEGREE, arcsec_per_pixel
+from .solver import Attempt
 
 # Width ratio of one blind band, and how far neighbours overlap, so a
 # field on an edge is inside one band with some margin.
@@ -117,7 +118,8 @@ def field_width_deg(width, user=None, meta=None):
     """The field width the hints imply, in degrees, or None (for the reason sentence)."""
     if user is not None:
         low, high, units = user
-        return tuple(arcsec_per_pixel(v, units, width) * width / 3600.0 for v in (low, high))
+        return tuple(arcsec_per_pixel(v, units, width) * width / ARCSEC_PER_DEGREE
+                     for v in (low, high))
     if meta is not None and meta.pixscale_arcsec:
         width_deg = meta.pixscale_arcsec * width / 3600.0
         return (width_deg, width_deg)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .. import process
+from ..units import arcsec_per_pixel
 from . import fitsfile
 from .progress import log
 
@@ -76,16 +77,6 @@ class Outcome:
     timed_out: bool = False
     attempt: Optional[Attempt] = None
     rejected: Optional[str] = None
-
-
-def arcsec_per_pixel(value, units, width):
-    if units == "arcsecperpix":
-        return value
-    if units == "arcminwidth":
-        return value * 60.0 / width
-    if units == "focalmm":
-        return 2.0 * math.degrees(math.atan(18.0 / value)) * 3600.0 / width
-    return value * 3600.0 / width  # degwidth
 
 
 def indexes_for(attempt, width, height, indexes):

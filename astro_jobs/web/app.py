@@ -1,0 +1,108 @@
+"""The ASGI application of ``astro-jobs serve``: routes and error replies.
+
+Every nova path answers with and without a trailing slash, to GET and POST
+(nova's own client.py POSTs even its status queries).
+"""
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import AstroJobsError, BadInput, JobNotFound, NotReady
+from . import files, novaapi, pages, uploads
+from .ids import IdMap
+
+logger = logging.getLogger("astro_jobs.web")
+BOTH = ["GET", "POST"]
+JOB = "/api/jobs/{number:int}"
+
+
+def _nova(path, endpoint):
+    return [Route(path, endpoint, methods=BOTH), Route(path + "/", endpoint, methods=BOTH)]
+
+
+def routes():
+    table = [
+        ("/api/login", novaapi.login), ("/api/upload", novaapi.upload),
+        ("/api/url_upload", novaapi.url_upload), ("/api/myjobs", novaapi.myjobs),
+        ("/api/submission_images", novaapi.submission_images),
+        ("/api/submissions/{number:int}", novaapi.submission_status),
+        (JOB, novaapi.job_status), (JOB + "/calibration", novaapi.calibration),
+        (JOB + "/info", novaapi.info), (JOB + "/objects_in_field", novaapi.objects_in_field),
+        (JOB + "/annotations", novaapi.annotations), (JOB + "/tags", novaapi.tags),
+        (JOB + "/machine_tags", novaapi.tags),
+        ("/wcs_file/{number:int}", files.nova_file("wcs")),
+        ("/new_fits_file/{number:int}", files.nova_file("new_fits")),
+        ("/annotated_display/{number:int}", files.nova_file("annotated")),
+        ("/annotated_full/{number:int}", files.nova_file("annotated")),
+        ("/joblog/{number:int}", files.nova_file("log")),
+    ]
+    nova = [route for path, endpoint in table for route in _nova(path, endpoint)]
+    return nova + [
+        Route("/", pages.dashboard),
+        Route("/jobs/{job_id}", pages.job_page),
+        Route("/jobs/{job_id}/files/{kind}", files.job_file),
+        Route("/jobs/{job_id}/cancel", pages.cancel, methods=["POST"]),
+        Route("/submit", pages.submit, methods=["POST"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+    ]
+
+
+def _wants_html(request):
+    path = request.url.path
+    return path == "/" or path.startswith(("/jobs/", "/submit", "/login", "/logout"))
+
+
+def _reply(request, message, http_status, code):
+    if _wants_html(request):
+        page = f"<!doctype html><meta name=viewport content='width=device-width'>" \
+               f"<title>{http_status}</title><p>{_escape(message)}</p><p><a href='/'>back</a>"
+        return HTMLResponse(page, status_code=http_status)
+    return JSONResponse({"status": "error", "errormessage": message, "code": code},
+                        status_code=http_status)
+
+
+def _escape(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def http_status_of(exc):
+    if isinstance(exc, (JobNotFound, NotReady)):
+        return 404
+    if isinstance(exc, uploads.TooLarge):
+        return 413
+    if isinstance(exc, pages.Forbidden):
+        return 403
+    # nova answers a refused request with HTTP 200 and status "error"; pages say 400.
+    return 200 if isinstance(exc, BadInput) else 500
+
+
+async def on_astro_jobs_error(request, exc):
+    http_status = http_status_of(exc)
+    if http_status == 200 and _wants_html(request):
+        http_status = 400
+    return _reply(request, exc.message, http_status, exc.code)
+
+
+async def on_http_error(request, exc):
+    return _reply(request, exc.detail, exc.status_code, "http_error")
+
+
+async def on_internal_error(request, exc):
+    logger.exception("internal error on %s", request.url.path)
+    return _reply(request, f"internal error: {exc.__class__.__name__}", 500, "internal_error")
+
+
+def create_app():
+    app = Starlette(routes=routes(), exception_handlers={
+        AstroJobsError: on_astro_jobs_error, HTTPException: on_http_error,
+        Exception: on_internal_error})
+    app.router.redirect_slashes = False
+    app.state.ids = IdMap()
+    return app

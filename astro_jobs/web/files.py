@@ -1,0 +1,81 @@
+"""The files of a job, by nova's paths (integer ids) and the operator's (job ids).
+
+Only what the extractor listed in result.json's ``files`` is served, and
+``jobdir`` checks that each stays inside the job's output/.
+"""
+from starlette.responses import FileResponse, PlainTextResponse, Response
+
+from .. import api, jobdir
+from ..errors import JobNotFound
+from . import novaapi, present, thumbnails
+
+# name in result.json's "files" -> (media type, download name)
+KINDS = {
+    "wcs": ("application/fits", "wcs.fits"),
+    "new_fits": ("application/fits", "new-image.fits"),
+    "annotated": ("image/png", None),
+}
+
+
+def _serve(status, kind):
+    result = present.done_result(status) or {}
+    name = (result.get("files") or {}).get(kind)
+    path = jobdir.output_file(jobdir.Job(status["job_id"]), name)
+    if path is None:
+        raise JobNotFound(f"job {status['job_id']} has no {kind} file", code="file_not_found")
+    media_type, download = KINDS[kind]
+    return FileResponse(path, media_type=media_type, filename=download,
+                        content_disposition_type="inline" if download is None else "attachment")
+
+
+# Input formats a browser shows inline; others download.
+INPUT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
+               "fits": "application/fits", "csv": "text/csv", "xyls": "application/fits"}
+
+
+def _input(status):
+    job, info = jobdir.Job(status["job_id"]), status.get("input") or {}
+    path = job.input_file(status)
+    media_type = INPUT_TYPES.get(info.get("format"), "application/octet-stream")
+    inline = media_type in ("image/jpeg", "image/png", "text/csv")
+    return FileResponse(path, media_type=media_type, filename=info.get("file"),
+                        content_disposition_type="inline" if inline else "attachment")
+
+
+def _thumbnail(status):
+    result = present.done_result(status) or {}
+    name = (result.get("files") or {}).get("annotated")
+    data = thumbnails.thumbnail(jobdir.Job(status["job_id"]), name) if name else None
+    if data is None:
+        raise JobNotFound(f"job {status['job_id']} has no annotated image",
+                          code="file_not_found")
+    return Response(data, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _log(status):
+    return PlainTextResponse(api.logs(status["job_id"]))
+
+
+def nova_file(kind):
+    """An endpoint serving ``kind`` of the job behind an integer id."""
+    def endpoint(request):
+        _, status, _ = novaapi.job_of(request)
+        return _log(status) if kind == "log" else _serve(status, kind)
+    endpoint.__name__ = f"nova_{kind}"
+    return endpoint
+
+
+def job_file(request):
+    """``/jobs/{job_id}/files/{kind}`` for the operator page."""
+    kind = request.path_params["kind"]
+    status = api.status(request.path_params["job_id"])
+    if kind == "log":
+        return _log(status)
+    if kind == "input":
+        return _input(status)
+    if kind == "thumbnail":
+        return _thumbnail(status)
+    if kind not in KINDS:
+        raise JobNotFound(f"no file kind {kind!r}", code="file_not_found")
+    return _serve(status, kind)

@@ -1,0 +1,191 @@
+"""nova.astrometry.net's API (``/api/...``), over the astro-jobs Python API.
+
+Replies are nova's: ``{"status": "success", ...}``, or ``{"status": "error",
+"errormessage": ...}`` with HTTP 200, as nova sends them; unknown ids are a
+404 with the same JSON.
+"""
+import csv
+import hashlib
+import os
+import shutil
+import tempfile
+from urllib.parse import unquote, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from .. import api, config
+from ..errors import JobNotFound
+from . import auth, nova, present, uploads
+from .nova import NovaError
+
+
+def success(**fields):
+    return JSONResponse({"status": "success", **fields})
+
+
+async def _request_args(request):
+    """``request-json`` of a request without a file, as a dict."""
+    form = await uploads.read_form(request)
+    form.cleanup()
+    return nova.parse_request_json(form.fields.get("request-json"))
+
+
+def _require_session(args):
+    if "session" not in args:
+        raise NovaError('no "session" in JSON.')
+    if not auth.valid_session(args["session"]):
+        raise NovaError(f'no session with key "{str(args["session"])[:64]}"')
+
+
+async def login(request):
+    args = await _request_args(request)
+    if args.get("apikey") is None:
+        raise NovaError('need "apikey"')
+    session = auth.login(args["apikey"])
+    if session is None:
+        raise NovaError("bad apikey")
+    return success(message="authenticated user: astro-jobs", session=session)
+
+
+async def upload(request):
+    return await _upload(request, from_url=False)
+
+
+async def url_upload(request):
+    return await _upload(request, from_url=True)
+
+
+async def _upload(request, from_url):
+    form = await uploads.read_form(request)
+    try:
+        args = nova.parse_request_json(form.fields.get("request-json"))
+        _require_session(args)
+        options = nova.submit_params(args)
+        if "x" in args and "y" in args:
+            job_id, digest = await run_in_threadpool(_submit_xy, args, options)
+        elif from_url:
+            job_id, digest = await run_in_threadpool(_submit_url, args.get("url"), options)
+        elif form.file_path is None:
+            raise NovaError('no file: send the image as the multipart part "file"')
+        else:
+            job_id = await run_in_threadpool(api.submit, form.file_path, **options)
+            digest = form.sha1.hexdigest()
+    finally:
+        form.cleanup()
+    number = await run_in_threadpool(request.app.state.ids.number, job_id)
+    return success(subid=number, hash=digest)
+
+
+def _submit_xy(args, options):
+    """A job from nova's ``x`` and ``y`` lists: written as CSV, solved as a star list."""
+    rows, (width, height) = nova.source_list(args)
+    folder = tempfile.mkdtemp(prefix="astro-jobs-xy-")
+    try:
+        path = os.path.join(folder, "json-xy.csv")
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("x", "y"))
+            writer.writerows((repr(x), repr(y)) for x, y in rows)
+        digest = _sha1(path)
+        return api.submit_sources(path, width, height, **options), digest
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _submit_url(url, options):
+    path = local_path(url)
+    return api.submit(path, **options), _sha1(path)
+
+
+def local_path(url):
+    """The file a ``file://`` URL names, if it lies inside an allowed folder."""
+    parts = urlsplit(url if isinstance(url, str) else "")
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        raise NovaError("url_upload takes file:// URLs only (this server fetches nothing "
+                        "from the network)", code="url_not_allowed")
+    path = os.path.realpath(unquote(parts.path))
+    allowed = config.url_upload_dirs()
+    if not any(os.path.commonpath([path, folder]) == folder for folder in allowed):
+        raise NovaError("the file is outside the folders url_upload may read "
+                        "(ASTRO_JOBS_URL_UPLOAD_DIRS)", code="url_not_allowed")
+    return path
+
+
+def _sha1(path):
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def myjobs(request):
+    """Every job the API created (one user here: the key's holder)."""
+    _require_session(await _request_args(request))
+    numbers = await run_in_threadpool(request.app.state.ids.numbers)
+    return success(jobs=numbers)
+
+
+async def submission_images(request):
+    args = await _request_args(request)
+    _require_session(args)
+    try:
+        number = int(args.get("subid"))
+    except (TypeError, ValueError):
+        raise NovaError("submission does not exist") from None
+    if await run_in_threadpool(request.app.state.ids.job_id, number) is None:
+        raise NovaError("submission does not exist")
+    return success(image_ids=[number])
+
+
+# -- reading jobs (sync: Starlette runs them in its thread pool) ---------------
+
+def job_of(request):
+    """(number, status, result) of the job the path names; JobNotFound if none."""
+    number = request.path_params["number"]
+    job_id = request.app.state.ids.job_id(number)
+    if job_id is None:
+        raise JobNotFound(f"no such job: {number}")
+    status = api.status(job_id)
+    return number, status, present.done_result(status)
+
+
+def submission_status(request):
+    number, status, result = job_of(request)
+    return JSONResponse(present.submission(number, status, result))
+
+
+def job_status(request):
+    _, status, result = job_of(request)
+    return JSONResponse({"status": present.job_state(status, result)})
+
+
+def calibration(request):
+    number, status, result = job_of(request)
+    cal = present.calibration(status, result)
+    if cal is None:
+        return JSONResponse({"error": f"no calibration data available for job {number}"})
+    return JSONResponse(cal)
+
+
+def info(request):
+    _, status, result = job_of(request)
+    return JSONResponse(present.info(status, result))
+
+
+def objects_in_field(request):
+    _, _, result = job_of(request)
+    return JSONResponse({"objects_in_field": present.objects_in_field(result)})
+
+
+def annotations(request):
+    number, status, result = job_of(request)
+    if present.calibration(status, result) is None:
+        return JSONResponse({"error": f"no calibration data available for job {number}"})
+    return JSONResponse({"annotations": present.annotations(result)})
+
+
+def tags(request):
+    job_of(request)
+    return JSONResponse({"tags": []})

@@ -1,0 +1,156 @@
+"""A job as nova.astrometry.net's API shows it.
+
+nova separates submissions, user images, jobs and calibrations; here one job
+is all four, so a submission's id, its job's id and its calibration's id are
+the same integer.
+"""
+import math
+from datetime import datetime, timezone
+
+from .. import api, jobdir
+from ..errors import AstroJobsError
+from ..states import State
+
+# nova's Image.is_jpeglike(): pictures whose rows run top-down; their
+# orientation is flipped up/down against a FITS file's.
+JPEG_LIKE = ("jpeg", "png", "gif")
+WCS_HEADER_BYTES = 64 * 2880
+# nova names the submitting user by id; here there is one, the key's holder.
+LOCAL_USER = 1
+
+
+def nova_time(iso):
+    """An ISO timestamp as nova prints one (``2021-06-29 06:24:01.873119``, UTC
+    without a zone), or ``"None"``: clients parse it with that format."""
+    if not iso:
+        return "None"
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def done_result(status):
+    """The result of a done job, or None."""
+    if status["state"] != State.DONE:
+        return None
+    try:
+        return api.result(status["job_id"])
+    except (AstroJobsError, ValueError):
+        return None
+
+
+def job_state(status, result):
+    """nova's job status: ``solving`` until terminal, then success or failure."""
+    if status["state"] in (State.QUEUED, State.PROCESSING):
+        return "solving"
+    return "success" if result and result.get("solved") else "failure"
+
+
+def has_calibration(result):
+    return bool(result and result.get("solved") and result.get("calibration"))
+
+
+def submission(number, status, result):
+    solved = has_calibration(result)
+    doc = {
+        "user": LOCAL_USER,
+        # nova marks a submission started when it enters the queue: our submit.
+        "processing_started": nova_time(status["created_at"]),
+        "processing_finished": nova_time(status.get("finished_at")),
+        "user_images": [number],
+        "images": [number],
+        "jobs": [number],
+        "job_calibrations": [[number, number]] if solved else [],
+    }
+    if status["state"] in (State.ERROR, State.CANCELLED):
+        doc["error_message"] = status.get("error") or f"the job was {status['state']}"
+    return doc
+
+
+def _cd_matrix(status):
+    """CD1_1, CD1_2, CD2_1, CD2_2 of the job's WCS file, or None."""
+    result = done_result(status) or {}
+    head = jobdir.read_output_head(jobdir.Job(status["job_id"]),
+                                   (result.get("files") or {}).get("wcs"), WCS_HEADER_BYTES)
+    if head is None:
+        return None
+    cards = fits_cards(head)
+    try:
+        return tuple(float(cards[k]) for k in ("CD1_1", "CD1_2", "CD2_1", "CD2_2"))
+    except (KeyError, ValueError):
+        return None
+
+
+def fits_cards(data):
+    """The first header's ``KEY = value`` cards (a WCS file is only a header)."""
+    cards = {}
+    for start in range(0, len(data) - 79, 80):
+        card = data[start:start + 80].decode("ascii", "replace")
+        if card[:8].strip() == "END":
+            break
+        if card[8:10] == "= ":
+            cards[card[:8].strip()] = card[10:].split("/")[0].strip().strip("'").strip()
+    return cards
+
+
+def orientation_parity(status, calibration):
+    """nova's orientation (degrees) and parity (1.0 or -1.0), as its TanWCS computes them."""
+    cd = _cd_matrix(status)
+    if cd is None:  # no WCS file: from the extractor's words
+        parity = 1.0 if calibration.get("parity") == "negative" else -1.0
+        orient = calibration.get("orientation_deg")
+    else:
+        cd11, cd12, cd21, cd22 = cd
+        parity = 1.0 if cd11 * cd22 - cd12 * cd21 >= 0 else -1.0
+        orient = -math.degrees(math.atan2(parity * cd21 - cd12, parity * cd11 + cd22))
+    if orient is not None and (status.get("input") or {}).get("format") in JPEG_LIKE:
+        orient = ((180 - orient) + 360) % 360
+    return orient, parity
+
+
+def calibration(status, result):
+    """nova's ``/api/jobs/N/calibration``, or None for a job without a solution."""
+    if not has_calibration(result):
+        return None
+    cal = result["calibration"]
+    orient, parity = orientation_parity(status, cal)
+    width, height = _pixels(status, result)
+    pixscale = cal.get("pixscale_arcsec")
+    return {"ra": cal.get("ra"), "dec": cal.get("dec"), "radius": cal.get("radius_deg"),
+            "pixscale": pixscale, "orientation": orient, "parity": parity,
+            "width_arcsec": pixscale * width if pixscale and width else None,
+            "height_arcsec": pixscale * height if pixscale and height else None}
+
+
+def _pixels(status, result):
+    image = (result or {}).get("image") or status.get("input") or {}
+    return image.get("width"), image.get("height")
+
+
+def info(status, result):
+    """nova's ``/api/jobs/N/info``."""
+    doc = {"status": job_state(status, result),
+           "objects_in_field": objects_in_field(result),
+           "machine_tags": [], "tags": [],
+           "original_filename": (status.get("input") or {}).get("file")}
+    cal = calibration(status, result)
+    if cal is not None:
+        doc["calibration"] = {k: cal[k] for k in
+                              ("ra", "dec", "radius", "pixscale", "orientation", "parity")}
+    return doc
+
+
+def objects_in_field(result):
+    return list((result or {}).get("objects_in_field") or [])
+
+
+def annotations(result):
+    """nova's annotation objects: type, names, pixelx, pixely, radius."""
+    out = []
+    for item in (result or {}).get("annotations") or []:
+        if item.get("x") is None:
+            continue  # constellations: named, without a position
+        kind = "bright" if item.get("type") == "star" else item.get("type")
+        out.append({"type": kind, "names": item.get("names") or [],
+                    "pixelx": item.get("x"), "pixely": item.get("y"),
+                    "radius": item.get("radius_px") or 0.0})
+    return out
