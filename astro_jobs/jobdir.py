@@ -30,6 +30,7 @@ from enum import Enum
 from pathlib import Path
 
 from . import config
+from .atomic import write_atomically
 from .errors import BadInput, JobNotFound, StorageError
 from .states import check_transition, is_terminal
 from .timefmt import now_iso
@@ -220,24 +221,10 @@ def status_reader():
 
 def write_json_atomic(path, data, durable=True):
     """Write ``data`` as JSON to ``path`` so readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     payload = json.dumps(data, indent=1, sort_keys=False).encode() + b"\n"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            # A nearly full disk may take part of a write without an error:
-            # renaming half a file over status.json would truncate it.
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_atomically(path, payload, FILE_MODE, durable)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise storage_error(exc, f"cannot write {path.name} of job {path.parent.name}") from None
 
 

@@ -1,7 +1,7 @@
 """The result document: assembled in one place, written atomically."""
 import json
 
-from .progress import write_atomically
+from ..atomic import write_atomically
 from .search import MIN_STARS
 
 
@@ -68,4 +68,6 @@ def _why(reason, explanation):
 
 
 def write_result(path, result):
-    write_atomically(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    # Not fsynced here: the runner fsyncs result.json before it records done.
+    write_atomically(path, (json.dumps(result, indent=2, ensure_ascii=False) + "\n").encode(),
+                     durable=False)
