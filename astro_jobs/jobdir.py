@@ -163,17 +163,11 @@ def read_stats_index():
 
 def write_stats_index(index):
     """Replace the stats index; False if JOBS_DIR refuses (it is only a cache)."""
-    path = root() / STATS_INDEX
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(tmp, "w") as handle:
-            json.dump(index, handle, separators=(",", ":"))
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        write_atomically(root() / STATS_INDEX, json.dumps(index, separators=(",", ":")).encode(),
+                         FILE_MODE, durable=False)
         return True
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return False
 
 
