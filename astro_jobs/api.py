@@ -88,17 +88,20 @@ def new_status(job_id, params, image):
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
-           timeout=None, priority=None, hints=None):
+           timeout=None, priority=None, hints=None, notify=None):
     """Queue ``image`` for analysis; return the new job id.
 
     ``hints``: solver hints the extractor's contract has no flag for yet
     (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
+    ``notify``: a URL that gets the final status POSTed when the job ends
+    (default ASTRO_JOBS_NOTIFY_URL).
     """
     from .imagecheck import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority)
     checked.update(_hints(hints))
+    webhook = _webhook(notify)
     fd, size = _open_image(image)
     job_id = jobdir.new_job_id()
     try:
@@ -108,11 +111,21 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
             image_info = dict(inspect(copy, config.max_image_pixels()), file=name,
                               bytes=size)
             checked["image"] = os.fsdecode(image)
-            jobdir.write_status(stage, new_status(job_id, checked, image_info))
+            jobdir.write_status(stage, dict(new_status(job_id, checked, image_info),
+                                            **webhook))
     finally:
         os.close(fd)
     _enqueue_or_withdraw(job_id, checked["priority"])
     return job_id
+
+
+def _webhook(notify):
+    """status.json's ``notify`` for a webhook URL (default ASTRO_JOBS_NOTIFY_URL)."""
+    from .notify import new_notify
+    from .webhook import validate_url
+
+    url = validate_url(notify if notify is not None else config.notify_url())
+    return {"notify": new_notify(url)} if url else {}
 
 
 def _hints(hints):
@@ -125,7 +138,7 @@ def _hints(hints):
     return {"hints": dict(hints)}
 
 
-def submit_sources(sources, width, height, *, hints=None, **options):
+def submit_sources(sources, width, height, *, hints=None, notify=None, **options):
     """Queue a star list for solving (no star detection); return the new job id.
 
     ``sources``: a CSV of ``x,y[,flux]`` or an astrometry.net ``.xyls`` table,
@@ -136,6 +149,7 @@ def submit_sources(sources, width, height, *, hints=None, **options):
 
     checked = params.validate(**options)
     checked.update(_hints(hints))
+    webhook = _webhook(notify)
     for name, value in (("width", width), ("height", height)):
         if value is None:
             raise InvalidParameter("{width} and {height} are required with a star list")
@@ -150,7 +164,7 @@ def submit_sources(sources, width, height, *, hints=None, **options):
             info = dict(sourcelist.inspect(copy), file=name, bytes=size,
                         width=checked["image_width"], height=checked["image_height"])
             checked["image"] = os.fsdecode(sources)
-            jobdir.write_status(stage, new_status(job_id, checked, info))
+            jobdir.write_status(stage, dict(new_status(job_id, checked, info), **webhook))
     finally:
         os.close(fd)
     _enqueue_or_withdraw(job_id, checked["priority"])
@@ -207,8 +221,11 @@ def result(job_id):
     return json.loads(result_bytes(job_id))
 
 
-def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
-    """Block until the job is terminal; its status. NotReady after ``timeout`` s."""
+def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):
+    """Block until the job is terminal; its status. NotReady after ``timeout`` s.
+
+    ``progress(status)``, if given, is called after each look at the job.
+    """
     job = jobdir.Job(job_id)
     timeout = params.positive("timeout", timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -223,6 +240,8 @@ def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS):
             if is_terminal(current["state"]):
                 return current
             last_mtime = mtime
+        if progress is not None:
+            progress(current)
         if deadline is not None and time.monotonic() >= deadline:
             alive = consumers_alive()
             raise NotReady(f"the job is still {current['state']} after {timeout:g} s"
@@ -266,6 +285,24 @@ def logs(job_id, tail=None):
     return jobdir.read_log(job, tail)
 
 
+def follow_logs(job_id, tail=None, poll=WAIT_POLL_SECONDS):
+    """task.log as it grows, in chunks of bytes, until the job has ended and the
+    log is drained (``tail -f`` that stops by itself)."""
+    job = jobdir.Job(job_id)
+    jobdir.read_status(job)  # JobNotFound for a job that does not exist
+    tail = params.number("tail", tail, int, 0, 10**7)
+    data, offset = jobdir.read_log_from(job, 0, tail)
+    while True:
+        if data:
+            yield data
+        ended = is_terminal(jobdir.read_status(job)["state"])
+        data, offset = jobdir.read_log_from(job, offset)
+        if ended and not data:
+            return
+        if not data:
+            time.sleep(poll)
+
+
 # -- changing -----------------------------------------------------------------
 
 def cancel(job_id):
@@ -287,3 +324,17 @@ def prune(older_than):
     seconds = parse_duration(older_than) if isinstance(older_than, str) else \
         params.number("older_than", older_than, float, 0)
     return retention.prune(seconds)
+
+
+def retry(job_id):
+    """Run a job that ended in error or was cancelled again; its new status."""
+    from .retrying import retry as retry_job
+
+    return retry_job(job_id)
+
+
+def stats(now=None):
+    """The queue at a glance: counts, oldest queued job, recent run times, consumers."""
+    from .queue_stats import collect
+
+    return collect(now)

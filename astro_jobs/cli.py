@@ -82,6 +82,9 @@ def cli():
 @click.option("--downsample", metavar="INTEGER", help="solve-field's downsample factor (1-64).")
 @click.option("--timeout", metavar="SECONDS", help="Wall-clock limit of the job (600).")
 @click.option("--priority", metavar="INTEGER", help="Higher runs first, -1000 to 1000 (0).")
+@click.option("--notify", metavar="URL",
+              help="POST the final status here when the job ends (http or https; "
+                   "default ASTRO_JOBS_NOTIFY_URL).")
 def submit(image, sources, width, height, **params):
     """Queue an image, or a list of its stars; print the job id.
 
@@ -89,6 +92,7 @@ def submit(image, sources, width, height, **params):
     Example:
       astro-jobs submit --image uploads/m42.jpg --scale-low 1 --scale-high 3
       {"ok": true, "job_id": "9b1c..."}
+      astro-jobs submit --image m42.jpg --notify https://backend.example/hooks/astro
       astro-jobs submit --sources stars.csv --width 3000 --height 2000
     """
     if (image is None) == (sources is None):
@@ -138,13 +142,28 @@ def result(job_id):
 def wait(job_id, timeout):
     """Wait until the job is done, failed or cancelled; print its status.
 
+    On a terminal, stderr shows one updating line (state, stage, elapsed
+    time, attempt); stdout gets the JSON only.
+
     \b
     Example:
       astro-jobs wait --job-id 9b1c... --timeout 300
     """
     if api.status(job_id)["state"] in ("queued", "processing") and not api.consumers_alive():
         click.echo(f"astro-jobs: {api.NO_CONSUMER}", err=True)
-    ok(**api.wait(job_id, timeout))
+    if not sys.stderr.isatty():
+        ok(**api.wait(job_id, timeout))
+        return
+    from .terminal import ProgressLine
+
+    progress = ProgressLine(sys.stderr, prefix=f"{job_id[:8]}  ")
+    try:
+        final = api.wait(job_id, timeout, progress=progress)
+    except BaseException:
+        progress.close()
+        raise
+    progress.close(final)
+    ok(**final)
 
 
 @cli.command()
@@ -178,14 +197,23 @@ def list_(state, limit):
 @cli.command()
 @job_id_option
 @click.option("--tail", metavar="N", help="Only the last N lines.")
-def logs(job_id, tail):
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing as the log grows, until the job has ended.")
+def logs(job_id, tail, follow):
     """Print the job's task.log (the extractor's output) as text.
 
     \b
     Example:
       astro-jobs logs --job-id 9b1c... --tail 20
+      astro-jobs logs --job-id 9b1c... --follow
     """
-    click.echo(api.logs(job_id, tail), nl=False)
+    if not follow:
+        click.echo(api.logs(job_id, tail), nl=False)
+        return
+    stdout = click.get_binary_stream("stdout")
+    for chunk in api.follow_logs(job_id, tail):
+        stdout.write(chunk)
+        stdout.flush()
 
 
 @cli.command()
@@ -226,6 +254,43 @@ def doctor():
         report.update(error=f"failed: {', '.join(failed)}", code="doctor_failed")
     emit(report)
     return 1 if failed else 0
+
+
+@cli.command()
+@job_id_option
+def retry(job_id):
+    """Queue a job that ended in error or was cancelled again (same input and
+    parameters, a new attempt).
+
+    \b
+    Example:
+      astro-jobs retry --job-id 9b1c...
+      {"ok": true, "job_id": "9b1c...", "state": "queued", "attempts": 2}
+    """
+    status = api.retry(job_id)
+    ok(job_id=job_id, state=status["state"], attempts=status["attempts"])
+
+
+@cli.command()
+@click.option("--format", "format_", type=click.Choice(["json", "prometheus"]),
+              default="json", show_default=True,
+              help="prometheus: the text exposition format (node_exporter textfile).")
+def stats(format_):
+    """The queue at a glance: jobs by state, oldest queued job, recent run times
+    and error share, consumers.
+
+    \b
+    Example:
+      astro-jobs stats
+      astro-jobs stats --format prometheus > /var/lib/node_exporter/astro_jobs.prom.$$
+    """
+    figures = api.stats()
+    if format_ == "json":
+        ok(**figures)
+        return
+    from .prometheus import render
+
+    click.echo(render(figures), nl=False)
 
 
 @cli.command()

@@ -110,3 +110,37 @@ def url_upload_dirs():
     """Folders whose files ``astro-jobs serve`` accepts as file:// url_upload."""
     raw = _env("ASTRO_JOBS_URL_UPLOAD_DIRS", "")
     return [os.path.realpath(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
+# -- finish events: webhook and command hook (notify.py) ---------------------
+
+def notify_url():
+    """The webhook a submit uses when the caller names none."""
+    return _env("ASTRO_JOBS_NOTIFY_URL")
+
+
+def webhook_secret():
+    """Key of the deliveries' HMAC-SHA256 signature; unsigned without one."""
+    return _env("ASTRO_JOBS_WEBHOOK_SECRET")
+
+
+def notify_timeout_seconds():
+    return _number("ASTRO_JOBS_NOTIFY_TIMEOUT", 5.0, float, 0.1)
+
+
+def notify_backoff_seconds():
+    """Delay after the first failed delivery; it doubles after each further one."""
+    return _number("ASTRO_JOBS_NOTIFY_BACKOFF", 2.0, float, 0.0)
+
+
+def notify_attempts():
+    return _number("ASTRO_JOBS_NOTIFY_ATTEMPTS", 6, int, 1)
+
+
+def on_finish():
+    """The program run when a job ends (argv: job id, state; stdin: the status)."""
+    return _env("ASTRO_JOBS_ON_FINISH")
+
+
+def on_finish_timeout_seconds():
+    return _number("ASTRO_JOBS_ON_FINISH_TIMEOUT", 30.0, float, 0.1)

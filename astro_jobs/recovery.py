@@ -13,7 +13,7 @@ import os
 import threading
 import time
 
-from . import config, jobdir, process
+from . import config, jobdir, notify, process
 from .errors import AstroJobsError
 from .retention import LEFTOVER_SECONDS
 from .states import TERMINAL, State
@@ -161,7 +161,9 @@ class Sweeper:
     def _reconcile(self, job, status, counts, in_queue):
         """Requeue a lost run, or re-enqueue a queued job the queue forgot."""
         state = status["state"]
-        if state in TERMINAL:
+        if state in TERMINAL and notify.pending(status):
+            notify.offer(job.job_id)  # read again next sweep until reported
+        elif state in TERMINAL:
             self.finished.add(job.job_id)
             self.observations.forget(job.job_id)
         elif state == State.PROCESSING and worker_is_dead(status, self.observations):

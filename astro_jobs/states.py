@@ -19,12 +19,13 @@ TERMINAL = frozenset({State.DONE, State.ERROR, State.CANCELLED})
 
 # processing -> queued is recovery: the worker died or was interrupted.
 # queued -> error is a job that cannot even start (its attempts ran out).
+# error/cancelled -> queued is an operator's retry (retrying.py), nothing else.
 TRANSITIONS = {
     State.QUEUED: {State.PROCESSING, State.CANCELLED, State.ERROR},
     State.PROCESSING: {State.DONE, State.ERROR, State.CANCELLED, State.QUEUED},
     State.DONE: set(),
-    State.ERROR: set(),
-    State.CANCELLED: set(),
+    State.ERROR: {State.QUEUED},
+    State.CANCELLED: {State.QUEUED},
 }
 
 
@@ -34,7 +35,7 @@ class InvalidTransition(BadInput):
 
 def check_transition(old, new):
     old, new = State(old), State(new)
-    if old in TERMINAL:
+    if old in TERMINAL and new not in TRANSITIONS[old]:
         raise InvalidTransition(f"the job already ended ({old.value}); it cannot become "
                                 f"{new.value}", code="already_finished", state=old.value)
     if new not in TRANSITIONS[old]:

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 
-from . import config, extractor, jobdir, process
+from . import config, extractor, jobdir, notify, process
 from .errors import AstroJobsError, JobNotFound, StorageError
 from .judge import Outcome, StopReason, judge
 from .queue import huey
@@ -217,6 +217,9 @@ class Run:
         if done is None:
             jobdir.append_log(self.job, f"--- {now_iso()} this run no longer owns the job; "
                                         "outcome discarded")
+        # Reported on notify's threads: this worker goes on to the next job. A
+        # cancel that beat us has an event too.
+        notify.offer(self.job.job_id)
 
     def interrupt(self):
         """Stop the extractor now (consumer shutting down); the caller requeues."""

@@ -4,10 +4,12 @@ a real redis-server, and small images made without an imaging library.
 No pytest here, so bench/ scripts can import it too. Consumers are started
 with the Procfile's own worker command: what a deployment runs.
 """
+import calendar
 import glob
 import json
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -278,6 +280,67 @@ def submit_many(env, image, count):
     proc = subprocess.run([sys.executable, "-c", code, str(image), str(count)], env=env,
                           capture_output=True, text=True, cwd=REPO, check=True)
     return proc.stdout.split()
+
+
+# -- job folders written directly (stats, list: what they read) ---------------
+
+def stamp(epoch):
+    """An ISO 8601 UTC timestamp as status.json writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + \
+        f".{int(epoch * 1000) % 1000:03d}Z"
+
+
+def job_status(job_id, state, created, started=None, finished=None):
+    """A status.json as the runner leaves it, times in epoch seconds."""
+    last = finished or started or created
+    return {
+        "job_id": job_id, "state": state, "created_at": stamp(created),
+        "updated_at": stamp(last), "started_at": started and stamp(started),
+        "finished_at": finished and stamp(finished),
+        "params": {"scale_low": None, "scale_high": None, "scale_units": None,
+                   "downsample": None, "timeout": 600.0, "priority": 0,
+                   "image": "/uploads/sky.jpg"},
+        "input": {"format": "jpeg", "width": 4000, "height": 3000, "file": "sky.jpg",
+                  "bytes": 2400000},
+        "attempts": 1, "max_attempts": 3,
+        "worker": started and {"node": "node-a", "pid": 4242, "instance": "0123456789ab",
+                               "thread": "Worker-1"},
+        "stage": None, "heartbeat_at": started and stamp(last),
+        "error": "the extractor exited with code 3." if state == "error" else None,
+        "finish_event": {"pending": False} if finished else None,
+    }
+
+
+def write_job(jobs_dir, status):
+    """A job folder holding only status.json, its mtime set to the last update."""
+    folder = Path(jobs_dir) / status["job_id"]
+    folder.mkdir(parents=True)
+    (folder / "status.json").write_text(json.dumps(status, indent=1) + "\n")
+    last = status["finished_at"] or status["started_at"] or status["created_at"]
+    epoch = calendar.timegm(time.strptime(last[:19], "%Y-%m-%dT%H:%M:%S"))
+    os.utime(folder, (epoch, epoch))
+    return folder
+
+
+def make_synthetic_jobs(jobs_dir, count, now=None, seed=1):
+    """``count`` job folders of the last week, mostly finished; the states' counts."""
+    rng = random.Random(seed)
+    now = time.time() if now is None else now
+    counts = dict.fromkeys(("queued", "processing", "done", "error", "cancelled"), 0)
+    for _ in range(count):
+        state = rng.choices(list(counts), weights=(2, 1, 85, 10, 2))[0]
+        created = now - rng.uniform(0, 7 * 86400) if state not in ("queued", "processing") \
+            else now - rng.uniform(0, 600)
+        started = created + rng.uniform(0, 30) if state != "queued" else None
+        finished = started + rng.uniform(1, 120) if state in ("done", "error") else None
+        if state == "cancelled":
+            finished = created + rng.uniform(0, 60)
+        if finished is not None and finished > now:
+            finished = now
+        write_job(jobs_dir, job_status(f"{rng.getrandbits(128):032x}", state, created,
+                                       started, finished))
+        counts[state] += 1
+    return counts
 
 
 def max_overlap(intervals):
