@@ -8,9 +8,8 @@ Only the headers are parsed; JPEG, PNG, TIFF and FITS are accepted.
 import mmap
 import struct
 
+from . import fitsheader
 from .errors import BadInput
-
-FITS_BLOCK = 2880
 
 
 class InvalidImage(BadInput):
@@ -150,29 +149,10 @@ def _tiff(data):
 
 def _fits_header(data, start):
     """Cards of one FITS header and the offset where its data begins."""
-    cards, pos = {}, start
-    while pos + FITS_BLOCK <= len(data):
-        block = data[pos:pos + FITS_BLOCK]
-        pos += FITS_BLOCK
-        for i in range(0, FITS_BLOCK, 80):
-            card = block[i:i + 80].decode("ascii", "replace")
-            key = card[:8].strip()
-            if key == "END":
-                return cards, pos
-            if card[8:10] == "= ":
-                cards[key] = card[10:].split("/")[0].strip().strip("'").strip()
-    raise _truncated("FITS")
-
-
-def _fits_data_size(cards):
-    naxis = int(cards.get("NAXIS", 0))
-    if naxis == 0:
-        return 0
-    count = 1
-    for axis in range(1, naxis + 1):
-        count *= int(cards[f"NAXIS{axis}"])
-    count += int(cards.get("PCOUNT", 0) or 0)
-    return abs(int(cards["BITPIX"])) // 8 * count
+    cards, pos = fitsheader.parse(data, start)
+    if pos is None:
+        raise _truncated("FITS")
+    return cards, pos
 
 
 def _fits(data):
@@ -180,10 +160,10 @@ def _fits(data):
     if int(cards.get("NAXIS", 0)) < 2 and pos < len(data):
         # An empty primary HDU: the image is the first extension
         # (possibly tile-compressed, whose true size is in ZNAXISn).
-        cards, pos = _fits_header(data, pos + _fits_data_size(cards))
-    if pos + _fits_data_size(cards) > len(data):
+        cards, pos = _fits_header(data, pos + fitsheader.padded(fitsheader.data_size(cards)))
+    if pos + fitsheader.data_size(cards) > len(data):
         raise _truncated("FITS")
-    prefix = "ZNAXIS" if cards.get("ZIMAGE") == "T" else "NAXIS"
+    prefix = "ZNAXIS" if cards.get("ZIMAGE") is True else "NAXIS"
     if int(cards.get(prefix, 0)) < 2:
         raise ValueError("FITS file holds no 2-D image")
     return "fits", int(cards[prefix + "1"]), int(cards[prefix + "2"])

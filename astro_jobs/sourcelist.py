@@ -9,9 +9,9 @@ import csv
 import io
 import math
 
+from . import fitsheader
 from .errors import BadInput
 
-FITS_BLOCK = 2880
 FORMATS = ("csv", "xyls")
 MAX_DIMENSION = 10**6
 
@@ -57,18 +57,11 @@ def _is_number(text):
 
 def _header(handle):
     """The cards of the FITS header at the handle's position (up to END)."""
-    cards = {}
-    while True:
-        block = handle.read(FITS_BLOCK)
-        if len(block) < FITS_BLOCK:
-            raise InvalidSources("truncated .xyls file: a FITS header is cut short",
-                                 code="truncated_sources")
-        for start in range(0, FITS_BLOCK, 80):
-            card = block[start:start + 80].decode("ascii", "replace")
-            if card[:8].strip() == "END":
-                return cards
-            if card[8:10] == "= ":
-                cards[card[:8].strip()] = card[10:].split("/")[0].strip().strip("'").strip()
+    cards = fitsheader.read(handle)
+    if cards is None:
+        raise InvalidSources("truncated .xyls file: a FITS header is cut short",
+                             code="truncated_sources")
+    return cards
 
 
 def _xyls_rows(handle):
@@ -78,7 +71,7 @@ def _xyls_rows(handle):
     table = _header(handle)
     if table.get("XTENSION") != "BINTABLE":
         raise InvalidSources("the .xyls file's first extension is not a binary table")
-    columns = {table.get(f"TTYPE{n}", "").upper() for n in range(1, 1000)} - {""}
+    columns = {str(table.get(f"TTYPE{n}", "")).upper() for n in range(1, 1000)} - {""}
     if not {"X", "Y"} <= columns:
         raise InvalidSources("the .xyls table has no X and Y columns")
     rows = int(table.get("NAXIS2", 0))
@@ -93,11 +86,6 @@ def _xyls_rows(handle):
 
 def _data_bytes(cards):
     try:
-        naxis = int(cards.get("NAXIS", 0))
-        count = 1 if naxis else 0
-        for axis in range(1, naxis + 1):
-            count *= int(cards[f"NAXIS{axis}"])
-        count = abs(int(cards.get("BITPIX", 8))) // 8 * (count + int(cards.get("PCOUNT", 0)))
-    except (KeyError, ValueError):
+        return fitsheader.padded(fitsheader.data_size(cards))
+    except (TypeError, ValueError):
         raise InvalidSources("the .xyls file has a corrupt FITS header") from None
-    return -(-count // FITS_BLOCK) * FITS_BLOCK

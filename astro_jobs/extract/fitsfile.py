@@ -8,8 +8,8 @@ images, whose headers and data can be anything.
 """
 import numpy as np
 
-BLOCK = 2880
-CARD = 80
+from ..fitsheader import BLOCK, CARD, data_size, padded, read, read_file
+
 _TFORM = {"E": ">f4", "D": ">f8", "J": ">i4", "I": ">i2", "K": ">i8", "B": "u1", "L": "u1"}
 
 
@@ -73,58 +73,12 @@ def write_table(path, columns, extra=()):
 def read_headers(fh):
     """Yield (cards, offset of its data, size of its data) for each HDU in an open file."""
     while True:
-        cards, offset = _read_header(fh)
+        cards = read(fh)
         if cards is None:
             return
-        size = _data_size(cards)
+        offset, size = fh.tell(), data_size(cards)
         yield cards, offset, size
-        fh.seek(offset + size + (-size % BLOCK))
-
-
-def _read_header(fh):
-    cards = {}
-    while True:
-        block = fh.read(BLOCK)
-        if len(block) < BLOCK:
-            return None, None
-        for start in range(0, BLOCK, CARD):
-            card = block[start:start + CARD].decode("ascii", "replace")
-            key = card[:8].strip()
-            if key == "END":
-                return cards, fh.tell()
-            if card[8:10] == "= ":
-                cards[key] = _value(card[10:])
-
-
-def _value(text):
-    text = text.strip()
-    if text.startswith("'"):
-        end = text.find("'", 1)
-        while end > 0 and text[end + 1:end + 2] == "'":
-            end = text.find("'", end + 2)
-        return text[1:end].replace("''", "'").rstrip()
-    text = text.split("/", 1)[0].strip()
-    if text in ("T", "F"):
-        return text == "T"
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text.replace("D", "E"))
-    except ValueError:
-        return text
-
-
-def _data_size(cards):
-    naxis = int(cards.get("NAXIS", 0))
-    if naxis == 0:
-        return 0
-    count = 1
-    for axis in range(1, naxis + 1):
-        count *= int(cards.get("NAXIS%d" % axis, 0))
-    return abs(int(cards.get("BITPIX", 8))) // 8 * int(cards.get("GCOUNT", 1)) * (
-        count + int(cards.get("PCOUNT", 0)))
+        fh.seek(offset + padded(size))
 
 
 def read_table(path, hdu=1):
@@ -167,6 +121,4 @@ def _other_size(code, repeat):
 
 def header_cards(path):
     """The primary header's cards (key -> value)."""
-    with open(path, "rb") as fh:
-        cards, _ = _read_header(fh)
-    return cards or {}
+    return read_file(path)

@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
+from .. import fitsheader
+
 DEFAULT_CONFIG = "/etc/astrometry.cfg"
 DEFAULT_DIR = "/usr/share/astrometry"
-_BLOCK = 2880
-_CARD = 80
 # An index header ends within its first few blocks; stop reading there.
 _MAX_HEADER_BLOCKS = 8
 
@@ -95,7 +95,7 @@ def _resolve(name, dirs):
 
 def quad_scales(path):
     """(smallest, largest) quad size in arcseconds from an index header, or None."""
-    cards = header_cards(path)
+    cards = fitsheader.read_file(path, _MAX_HEADER_BLOCKS)
     try:
         low, high = float(cards["SCALE_L"]), float(cards["SCALE_U"])
     except (KeyError, ValueError):
@@ -103,27 +103,6 @@ def quad_scales(path):
     if not (0 < low < high):
         return None
     return math.degrees(low) * 3600.0, math.degrees(high) * 3600.0
-
-
-def header_cards(path):
-    """The primary header's KEY = value cards as strings (comments dropped)."""
-    cards = {}
-    try:
-        with open(path, "rb") as fh:
-            for _ in range(_MAX_HEADER_BLOCKS):
-                block = fh.read(_BLOCK)
-                if len(block) < _BLOCK:
-                    return cards
-                for start in range(0, _BLOCK, _CARD):
-                    card = block[start:start + _CARD].decode("ascii", "replace")
-                    key = card[:8].strip()
-                    if key == "END":
-                        return cards
-                    if card[8:10] == "= ":
-                        cards[key] = card[10:].split("/", 1)[0].strip().strip("'").strip()
-    except OSError:
-        pass
-    return cards
 
 
 def width_range_deg(indexes):

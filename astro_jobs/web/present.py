@@ -7,7 +7,7 @@ the same integer.
 import math
 from datetime import datetime, timezone
 
-from .. import api, jobdir
+from .. import api, fitsheader, jobdir
 from ..errors import AstroJobsError
 from ..states import State
 
@@ -73,23 +73,11 @@ def _cd_matrix(status):
                                    (result.get("files") or {}).get("wcs"), WCS_HEADER_BYTES)
     if head is None:
         return None
-    cards = fits_cards(head)
+    cards, _ = fitsheader.parse(head)
     try:
         return tuple(float(cards[k]) for k in ("CD1_1", "CD1_2", "CD2_1", "CD2_2"))
     except (KeyError, ValueError):
         return None
-
-
-def fits_cards(data):
-    """The first header's ``KEY = value`` cards (a WCS file is only a header)."""
-    cards = {}
-    for start in range(0, len(data) - 79, 80):
-        card = data[start:start + 80].decode("ascii", "replace")
-        if card[:8].strip() == "END":
-            break
-        if card[8:10] == "= ":
-            cards[card[:8].strip()] = card[10:].split("/")[0].strip().strip("'").strip()
-    return cards
 
 
 def orientation_parity(status, calibration):
