@@ -101,18 +101,26 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority)
     checked.update(_hints(hints))
-    webhook = _webhook(notify)
-    fd, size = _open_image(image)
+    return _publish(image, "image", checked, _webhook(notify), lambda fd: _safe_name(image),
+                    lambda copy: inspect(copy, config.max_image_pixels()))
+
+
+def _publish(path, what, checked, webhook, name_for, inspect):
+    """Copy ``path`` into a new job folder, record it, enqueue it; the job id.
+
+    ``name_for(fd)`` names the copy in input/; ``inspect(copy)`` describes it
+    (or refuses it) for status.json's ``input``; ``webhook`` is status.json's
+    ``notify`` part.
+    """
+    fd, size = _open_image(path, what)
     job_id = jobdir.new_job_id()
     try:
+        name = name_for(fd)
         with jobdir.staged(job_id) as stage:
-            name = _safe_name(image)
             copy = jobdir.copy_input(stage, fd, size, name)
-            image_info = dict(inspect(copy, config.max_image_pixels()), file=name,
-                              bytes=size)
-            checked["image"] = os.fsdecode(image)
-            jobdir.write_status(stage, dict(new_status(job_id, checked, image_info),
-                                            **webhook))
+            info = dict(inspect(copy), file=name, bytes=size)
+            checked["image"] = os.fsdecode(path)
+            jobdir.write_status(stage, dict(new_status(job_id, checked, info), **webhook))
     finally:
         os.close(fd)
     _enqueue_or_withdraw(job_id, checked["priority"])
@@ -154,21 +162,14 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, **options
         if value is None:
             raise InvalidParameter("{width} and {height} are required with a star list")
         checked[f"image_{name}"] = params.positive(name, value, int, sourcelist.MAX_DIMENSION)
-    fd, size = _open_image(sources, "star list")
-    job_id = jobdir.new_job_id()
-    try:
+
+    def name_for(fd):
         fits = os.pread(fd, 8, 0) == b"SIMPLE  "
-        name = os.path.splitext(_safe_name(sources))[0] + (".xyls" if fits else ".csv")
-        with jobdir.staged(job_id) as stage:
-            copy = jobdir.copy_input(stage, fd, size, name)
-            info = dict(sourcelist.inspect(copy), file=name, bytes=size,
-                        width=checked["image_width"], height=checked["image_height"])
-            checked["image"] = os.fsdecode(sources)
-            jobdir.write_status(stage, dict(new_status(job_id, checked, info), **webhook))
-    finally:
-        os.close(fd)
-    _enqueue_or_withdraw(job_id, checked["priority"])
-    return job_id
+        return os.path.splitext(_safe_name(sources))[0] + (".xyls" if fits else ".csv")
+
+    return _publish(sources, "star list", checked, webhook, name_for, lambda copy: dict(
+        sourcelist.inspect(copy), width=checked["image_width"],
+        height=checked["image_height"]))
 
 
 def _enqueue_or_withdraw(job_id, priority):
