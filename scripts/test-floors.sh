@@ -26,6 +26,13 @@ find_python() {
         echo "$prefix/bin/python$version"
         return
     fi
+    # pyenv's versions folder without the pyenv command on PATH.
+    for prefix in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*; do
+        if [ -x "$prefix/bin/python$version" ]; then
+            echo "$prefix/bin/python$version"
+            return
+        fi
+    done
     echo "test-floors: no Python $version here (python$version on PATH, or pyenv)" >&2
     return 1
 }
