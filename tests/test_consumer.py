@@ -13,18 +13,11 @@ from support import (
     STAND_IN,
     make_png,
     max_overlap,
+    pid_alive,
     processes_with_env,
     python_snippet,
     wait_until,
 )
-
-
-def _pid_alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except FileNotFoundError:
-        return False
 
 
 def test_a_job_runs_to_done(env, images, consumers):
@@ -86,7 +79,7 @@ def test_timeout_kills_the_whole_process_tree(env, images, consumers):
     assert status["state"] == "error" and "timed out after 2 s" in status["error"]
     assert elapsed < 8, elapsed
     grandchild = int((env.jobs_dir / job_id / "output" / "grandchild.pid").read_text())
-    assert wait_until(lambda: not _pid_alive(grandchild), timeout=5)
+    assert wait_until(lambda: not pid_alive(grandchild), timeout=5)
     assert processes_with_env(f"ASTRO_JOBS_JOB_ID={job_id}") == []
 
 
@@ -95,7 +88,7 @@ def test_processes_left_behind_by_a_finished_extractor_are_killed(env, images, c
     job_id = env.submit(images("daemon"))
     assert env.wait(job_id, timeout=30)["state"] == "done"
     grandchild = int((env.jobs_dir / job_id / "output" / "grandchild.pid").read_text())
-    assert wait_until(lambda: not _pid_alive(grandchild), timeout=5)
+    assert wait_until(lambda: not pid_alive(grandchild), timeout=5)
 
 
 def test_cancel_a_running_job_kills_its_extractor(env, images, consumers):

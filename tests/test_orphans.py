@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from support import CORPUS, processes_with_env, wait_until
+from support import CORPUS, pid_alive, processes_with_env, wait_until
 
 SOLVER_PROGRAMS = {"solve-field", "astrometry-engi"}  # comm: 15 characters
 UNSOLVABLE = CORPUS / "sdss.jpg"  # 13 arcminutes wide: no Tycho-2 index fits
@@ -59,20 +59,13 @@ def _assert_all_gone_soon_after_processing(env, job_id, pids, timeout=60):
     final = env.wait_for(job_id, lambda s: s["state"] != "processing", timeout=timeout,
                          what="leaving processing")
     left = time.monotonic()
-    alive = wait_until(lambda: not [p for p in pids if _alive(p)], timeout=GONE_WITHIN)
-    survivors = {p: _program(p) for p in pids if _alive(p)}
+    alive = wait_until(lambda: not [p for p in pids if pid_alive(p)], timeout=GONE_WITHIN)
+    survivors = {p: _program(p) for p in pids if pid_alive(p)}
     assert alive and not survivors, \
         f"still running {time.monotonic() - left:.1f} s after the job left processing: " \
         f"{survivors}"
     return final
 
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 def test_sigkill_of_the_extractor_kills_solve_field(real_env, consumers):
