@@ -13,6 +13,8 @@ import os
 
 import numpy as np
 
+from ..digest import file_digest
+
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 # EXIF orientations that swap width and height.
 _TRANSPOSED = (5, 6, 7, 8)
@@ -45,7 +47,7 @@ class SkyImage:
         return {"file": os.path.basename(self.path), "format": self.format,
                 "width": self.width, "height": self.height,
                 "sha256": hashlib.sha256(self._bytes()).hexdigest() if self._data is not None
-                else sha256_of(self.path),
+                else file_digest(self.path),
                 "bits_per_sample": self.bits, "channels": self.channels}
 
     def _bytes(self):
@@ -76,14 +78,6 @@ class SkyImage:
         if factor not in self._colour:
             self._grey[factor], self._colour[factor] = _decode_raster(self._data, factor)
         return self._colour[factor]
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _file_bytes(path):

@@ -7,12 +7,12 @@ a header row is optional). The image size must be given: a list does not
 say how large its image was.
 """
 import csv
-import hashlib
 import io
 import os
 
 import numpy as np
 
+from ..digest import file_digest
 from . import fitsfile
 from .image import UnreadableImage
 
@@ -29,8 +29,7 @@ class SourceList:
         self.header = None
 
     def info(self):
-        with open(self.path, "rb") as fh:
-            digest = hashlib.sha256(fh.read()).hexdigest()
+        digest = file_digest(self.path)
         return {"file": os.path.basename(self.path), "format": self.format, "width": self.width,
                 "height": self.height, "sha256": digest, "bits_per_sample": None,
                 "channels": None}

@@ -5,7 +5,6 @@ Replies are nova's: ``{"status": "success", ...}``, or ``{"status": "error",
 404 with the same JSON.
 """
 import csv
-import hashlib
 import os
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from .. import api, config
+from ..digest import file_digest
 from ..errors import JobNotFound
 from . import auth, nova, present, uploads
 from .nova import NovaError
@@ -87,7 +87,7 @@ def _submit_xy(args, options):
             writer = csv.writer(handle)
             writer.writerow(("x", "y"))
             writer.writerows((repr(x), repr(y)) for x, y in rows)
-        digest = _sha1(path)
+        digest = file_digest(path, "sha1")
         return api.submit_sources(path, width, height, **options), digest
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -95,7 +95,7 @@ def _submit_xy(args, options):
 
 def _submit_url(url, options):
     path = local_path(url)
-    return api.submit(path, **options), _sha1(path)
+    return api.submit(path, **options), file_digest(path, "sha1")
 
 
 def local_path(url):
@@ -110,14 +110,6 @@ def local_path(url):
         raise NovaError("the file is outside the folders url_upload may read "
                         "(ASTRO_JOBS_URL_UPLOAD_DIRS)", code="url_not_allowed")
     return path
-
-
-def _sha1(path):
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 async def myjobs(request):
