@@ -98,9 +98,6 @@ def max_output_bytes():
     return int(_number("ASTRO_JOBS_MAX_OUTPUT_MB", 1024.0) * 1024 * 1024)
 
 
-DEFAULT_TIMEOUT = 600.0
-
-
 def api_key():
     """The key nova's clients log in with (``astro-jobs serve``); None: any key."""
     return _env("ASTRO_JOBS_API_KEY")
