@@ -10,10 +10,14 @@ crowded 1-degree Milky Way frame, a FITS with a header WCS). Each is
 submitted to a real consumer (the Procfile's command, the bundled
 extractor) one at a time and timed from submit to `wait` returning; the
 result's own timing gives the time spent outside solve-field
-(`total_s - solve_s`). Then plain `solve-field IMG` (defaults) runs on
-the same files with a wall limit, counted as the limit when hit (so the
-ratio flatters plain solve-field). Targets: median submit-to-done <= 1.2 s,
-`total_s - solve_s` <= 0.4 s on the 3000 x 3000 JPEG, ours / plain <= 0.05.
+(`total_s - solve_s`). Then plain `solve-field IMG` (defaults: its own
+`cpulimit 300` from astrometry.cfg, which its engine overruns on some
+images) runs on the same files under a wall limit, counted as the limit
+when hit, so the ratio can only flatter plain solve-field. The default
+limit lets every image end as plain solve-field ends it (about 35 minutes
+in all); `--plain-limit 60` is a quick look. Targets: median submit-to-done
+<= 1.2 s, `total_s - solve_s` <= 0.4 s on the 3000 x 3000 JPEG, ours /
+plain <= 0.05.
 """
 import argparse
 import json
@@ -37,6 +41,9 @@ import skyfield  # noqa: E402
 from support import CORPUS, Consumer, scrubbed_env, separation_deg  # noqa: E402
 
 TARGET_MEDIAN_S, TARGET_OVERHEAD_S, TARGET_RATIO = 1.2, 0.4, 0.05
+# A safety wall for plain solve-field: its engine overran its 300 CPU-second
+# cpulimit nearly 3x here on an image it cannot solve.
+PLAIN_LIMIT_S = 1200
 GC = (266.4, -28.9)
 
 # Submit one image, wait with a 2 ms poll: the figure is the consumer's.
@@ -119,32 +126,39 @@ def run_plain(path, workdir, limit):
                             start_new_session=True)
     try:
         proc.wait(timeout=limit)
-        seconds = time.monotonic() - started
+        seconds, cut = time.monotonic() - started, False
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         proc.wait()
-        seconds = float(limit)
+        seconds, cut = float(limit), True
     wcs = workdir / (path.name.rsplit(".", 1)[0] + ".wcs")
     if not wcs.exists():
-        return seconds, None
+        return seconds, None, cut
     info = dict(line.split(None, 1) for line in subprocess.run(
         ["wcsinfo", str(wcs)], capture_output=True, text=True).stdout.splitlines() if " " in line)
-    return seconds, (float(info["ra_center"]), float(info["dec_center"]))
+    return seconds, (float(info["ra_center"]), float(info["dec_center"])), cut
 
 
 def verdict(centre, truth):
-    """("yes"/"no", centre error in % of the field width or None)."""
+    """("yes"/"no"/"FALSE", centre error in % of the field width or None).
+
+    "FALSE" is a solution reported for an image that has none (apod5 is a
+    painting of Sedna).
+    """
     if centre is None:
         return "no", None
-    if not truth or "ra" not in truth:
+    if not truth.get("solvable", True):
+        return "FALSE", None
+    if "ra" not in truth:
         return "yes", None
     return "yes", 100.0 * separation_deg(*centre, truth["ra"], truth["dec"]) / truth["width"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--plain-limit", type=float, default=60.0,
-                        help="wall seconds per image for plain solve-field (default 60)")
+    parser.add_argument("--plain-limit", type=float, default=PLAIN_LIMIT_S,
+                        help="wall seconds per image for plain solve-field (default %d)"
+                        % PLAIN_LIMIT_S)
     parser.add_argument("--no-plain", action="store_true", help="skip plain solve-field")
     parser.add_argument("names", nargs="*", help="only these images")
     args = parser.parse_args()
@@ -184,14 +198,14 @@ def report(names, images, ours, plain):
         truth = images[name][1]
         seconds, centre, outside = ours[name]
         solved, err = verdict(centre, truth)
-        if truth.get("solvable", True) != (solved == "yes") or (err is not None and err > 1.0):
+        if truth.get("solvable", True) != (solved != "no") or (err is not None and err > 1.0):
             failures.append("%s: solved=%s err=%s" % (name, solved, err))
         row = "%-26s %7.2f %6s %7s %8s" % (name, seconds, solved, _fmt(err), _fmt(outside, "%.2f"))
         if name in plain:
-            p_seconds, p_centre = plain[name]
+            p_seconds, p_centre, cut = plain[name]
             p_solved, p_err = verdict(p_centre, truth)
-            row += " | %8.2f %6s %7s | %6.3f" % (p_seconds, p_solved, _fmt(p_err),
-                                                 seconds / p_seconds)
+            row += " | %8.2f %6s %7s | %6.3f" % (p_seconds, "cut" if cut else p_solved,
+                                                 _fmt(p_err), seconds / p_seconds)
         print(row, flush=True)
     return summary(names, ours, plain, failures)
 
@@ -214,6 +228,9 @@ def summary(names, ours, plain, failures):
         print("total: ours %.1f s, plain %.1f s, ratio %.3f (target <= %.2f); median of the "
               "per-image ratios %.3f" % (sum(times), sum(plain[n][0] for n in names), ratio,
                                          TARGET_RATIO, each))
+        cut = [n for n in names if plain[n][2]]
+        if cut:
+            print("plain solve-field cut at the limit, counted as the limit: " + ", ".join(cut))
     for failure in failures:
         print("FAIL " + failure)
     print("PASS" if ok and not failures else "FAIL")
