@@ -5,13 +5,15 @@
 #   - the newest releases on the newer Pythons it lists (3.12, 3.13); the
 #     full suite runs on the system Python (3.11 on Debian 12) in make test.
 # Each in its own venv (.venv-floors-X.Y), running the tests of the CLI, the
-# API, consumers, the registry, doctor, Redis and the bundled extractor.
+# API, consumers, the registry, doctor, Redis, the bundled extractor and
+# the HTTP face (the `server` extra).
 # A missing interpreter fails the run: nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tests=(tests/test_cli.py tests/test_api.py tests/test_consumer.py tests/test_consumers.py
-       tests/test_doctor.py tests/test_redis.py tests/test_end_to_end.py tests/test_extract.py)
+       tests/test_doctor.py tests/test_redis.py tests/test_end_to_end.py tests/test_extract.py
+       tests/test_web.py)
 
 find_python() {
     local version=$1 prefix
@@ -44,9 +46,10 @@ run() {  # run VERSION [pip constraint args...]
     venv=".venv-floors-$version"
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@" \
-        -e ".[redis]" pytest honcho
+        -e ".[redis,server]" pytest honcho httpx
     echo "== Python $version: $("$venv/bin/python" -m pip freeze --disable-pip-version-check \
-        | grep -iE '^(click|huey|filelock|numpy|astropy|pillow|redis)==' | tr '\n' ' ')" >&2
+        | grep -iE '^(click|huey|filelock|numpy|astropy|pillow|redis|starlette|uvicorn|jinja2|werkzeug)==' \
+        | tr '\n' ' ')" >&2
     PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}"
 }
 
