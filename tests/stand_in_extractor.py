@@ -12,7 +12,8 @@ the image it is given (the tests submit copies named after the behaviour):
     noresult    exit 0 without writing a result
     grandchild  start a grandchild (pid in output/grandchild.pid), then hang
     daemon      start a grandchild and exit 0 at once
-    stages      walk through the stages, 0.6 s each, then succeed
+    stages      walk through the stages, 1 s each (long enough for a poller
+                on a loaded machine to see each), then succeed
     slow<N>     sleep N tenths of a second, then succeed
     chaos<N>    sleep N tenths, then take 0.1 s to write the result (stage
                 ``writing``): a target for bench/chaos.py's kills
@@ -133,7 +134,7 @@ def main():
     elif mode == "stages":
         for stage in ("reading", "detecting_stars", "solving", "annotating"):
             set_stage(stage)
-            time.sleep(0.6)
+            time.sleep(1.0)
         write_result(args.output)
     elif mode.startswith("slow"):
         time.sleep(int(mode[4:] or 10) / 10)
