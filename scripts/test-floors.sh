@@ -28,12 +28,17 @@ find_python() {
         echo "$prefix/bin/python$version"
         return
     fi
-    # pyenv's versions folder without the pyenv command on PATH.
-    for prefix in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*; do
-        if [ -x "$prefix/bin/python$version" ]; then
-            echo "$prefix/bin/python$version"
-            return
-        fi
+    # pyenv's versions folder without the pyenv command on PATH, or under
+    # the root the pyenv command lives in (HOME may be another user's).
+    local roots=("${PYENV_ROOT:-$HOME/.pyenv}") root
+    [ -z "$pyenv" ] || roots+=("$(dirname "$(dirname "$pyenv")")")
+    for root in "${roots[@]}"; do
+        for prefix in "$root"/versions/"$version".*; do
+            if [ -x "$prefix/bin/python$version" ]; then
+                echo "$prefix/bin/python$version"
+                return
+            fi
+        done
     done
     echo "test-floors: no Python $version here (python$version on PATH, or pyenv)" >&2
     return 1
@@ -42,7 +47,7 @@ find_python() {
 run() {  # run VERSION [pip constraint args...]
     local version=$1 python venv
     shift
-    python=$(find_python "$version")
+    python=$(find_python "$version") || return 1
     venv=".venv-floors-$version"
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@" \
