@@ -8,6 +8,7 @@ crowded, with a header WCS) are rendered from the index files' own stars
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -247,6 +248,8 @@ def test_too_narrow_field_gives_up_within_20_s_and_says_why(tmp_path):
     assert doc["reason"] == "no_match_in_scale_range"
     assert "narrower than the" in doc["explanation"]
     assert doc["stars"]["detected"] > 20
+    # Every star list the search tried is counted, the result's own first.
+    assert re.search(r"\b%d (stars found|binned)" % doc["stars"]["used"], doc["explanation"])
     assert doc["files"] == {}
     assert doc["image"]["width"] == 496
 

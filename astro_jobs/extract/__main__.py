@@ -125,7 +125,7 @@ def _extract(args, deadline, out_dir, workdir):
               "attempts": found.attempts if found else 0}
     if found is None or found.winner is None:
         why = result.why_unsolved(found, star_info, installed, plan.field_width_deg(
-            image.width, user, meta), hints)
+            image.width, user, meta), hints, star_lists.used_so_far())
         log("not solved: %s" % why["explanation"])
         return result.assemble(info, meta, hints, star_info, None, {}, solver_info, timing, why)
     enter_stage("annotating")

@@ -30,8 +30,11 @@ def assemble(image_info, meta, hints, stars, solution, files, solver, timing, wh
     return result
 
 
-def why_unsolved(found, stars, installed, width_hint, hints):
-    """{"reason": code, "explanation": a sentence} for an image that did not solve."""
+def why_unsolved(found, stars, installed, width_hint, hints, used=None):
+    """{"reason": code, "explanation": a sentence} for an image that did not solve.
+
+    `used`: {binning factor: stars given to the solver} of every list tried.
+    """
     span = installed.width_range_deg
     if span is None:
         return _why("no_index_files", "No astrometry.net index files are installed (see "
@@ -44,8 +47,8 @@ def why_unsolved(found, stars, installed, width_hint, hints):
         sentences.append("The search ran out of time (--timeout or --search-limit) before every "
                          "scale band had been tried.")
     else:
-        sentences.append("No field between %g and %g degrees wide matched the %d stars found."
-                         % (span[0], span[1], stars["used"]))
+        sentences.append("No field between %g and %g degrees wide matched the %s."
+                         % (span[0], span[1], _stars_tried(used or {1: stars["used"]})))
     if found.rejected:
         sentences.append("Candidate matches were rejected as unverified (%s)." % found.rejected[0])
     if width_hint is not None:
@@ -61,6 +64,13 @@ def why_unsolved(found, stars, installed, width_hint, hints):
                              "degrees the installed index files can solve."
                              % (origin, low, span[1]))
     return _why(found.reason, " ".join(sentences))
+
+
+def _stars_tried(used):
+    if len(used) == 1:
+        return "%d stars found" % next(iter(used.values()))
+    return "stars found (%s)" % ", ".join(
+        "%d binned %d" % (count, factor) for factor, count in used.items())
 
 
 def _why(reason, explanation):

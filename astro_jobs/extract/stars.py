@@ -166,6 +166,10 @@ class StarLists:
             self._store(factor, found, solver_order(found))
         return self._done[factor]
 
+    def used_so_far(self):
+        """{binning factor: stars given to the solver} of each list detected so far."""
+        return {factor: len(done[2]) for factor, done in self._done.items()}
+
     def summary(self, which):
         factor, found, ordered, _ = self.get(which)
         return {"detected": int(len(found)), "matched": 0, "used": int(len(ordered)),
