@@ -30,7 +30,7 @@ def assemble(image_info, meta, hints, stars, solution, files, solver, timing, wh
     return result
 
 
-def why_unsolved(found, stars, installed, width_hint, hints, used=None):
+def why_unsolved(found, stars, installed, width_hint, hints, used):
     """{"reason": code, "explanation": a sentence} for an image that did not solve.
 
     `used`: {binning factor: stars given to the solver} of every list tried.
@@ -48,7 +48,7 @@ def why_unsolved(found, stars, installed, width_hint, hints, used=None):
                          "scale band had been tried.")
     else:
         sentences.append("No field between %g and %g degrees wide matched the %s."
-                         % (span[0], span[1], _stars_tried(used or {1: stars["used"]})))
+                         % (span[0], span[1], _stars_tried(used)))
     if found.rejected:
         sentences.append("Candidate matches were rejected as unverified (%s)." % found.rejected[0])
     if width_hint is not None:
