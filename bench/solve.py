@@ -60,7 +60,8 @@ print(json.dumps({"seconds": time.perf_counter() - start, "state": status["state
 
 
 def make_images(folder):
-    """{name: (path, truth or None)}: corpus, variants, synthetic fields."""
+    """{name: (path, truth)}: corpus, variants, synthetic fields; truth is expected.json's
+    entry or the synthetic field's centre and width."""
     expected = json.loads((CORPUS / "expected.json").read_text())
     images = {n: (CORPUS / n, expected[n]) for n in sorted(expected) if not n.startswith("_")}
     ref2, ref3 = expected["apod2.jpg"], expected["apod3.jpg"]
