@@ -10,9 +10,11 @@ import re
 import stat
 import time
 
-from . import config, jobdir, params
+from . import config
 from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, NotReady, StorageError
-from .states import State, is_terminal
+from .intake import params
+from .store import jobdir
+from .store.states import State, is_terminal
 from .timefmt import now_iso, parse_duration
 
 DEFAULT_LIST_LIMIT = 100
@@ -96,7 +98,7 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     ``notify``: a URL that gets the final status POSTed when the job ends
     (default ASTRO_JOBS_NOTIFY_URL).
     """
-    from .imagecheck import inspect  # only submit parses images (keeps status light)
+    from .intake.images import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority)
@@ -129,8 +131,8 @@ def _publish(path, what, checked, webhook, name_for, inspect):
 
 def _webhook(notify):
     """status.json's ``notify`` for a webhook URL (default ASTRO_JOBS_NOTIFY_URL)."""
-    from .notify import new_notify
-    from .webhook import validate_url
+    from .notify.events import new_notify
+    from .notify.webhook import validate_url
 
     url = validate_url(notify if notify is not None else config.notify_url())
     return {"notify": new_notify(url)} if url else {}
@@ -153,7 +155,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, **options
     measured on an image of ``width`` x ``height`` pixels. ``options`` are
     those of :func:`submit`.
     """
-    from . import sourcelist
+    from .intake import starlists as sourcelist
 
     checked = params.validate(**options)
     checked.update(_hints(hints))
@@ -175,7 +177,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, **options
 def _enqueue_or_withdraw(job_id, priority):
     """Enqueue a published job; if the queue refuses, take the job back."""
     try:
-        from .worker import enqueue
+        from .runner.worker import enqueue
         enqueue(job_id, priority)
     except AstroJobsError:
         jobdir.remove(jobdir.Job(job_id))
@@ -258,7 +260,7 @@ NO_CONSUMER = ("no consumer is alive for this JOBS_DIR: start one (the Procfile'
 
 def consumers_alive():
     """How many consumers of this JOBS_DIR beat recently (see consumers.py)."""
-    from .consumers import alive_count
+    from .runner.registry import alive_count
     return alive_count()
 
 
@@ -320,7 +322,7 @@ def cancel(job_id):
 
 def prune(older_than):
     """Remove terminal jobs older than ``older_than`` (``"12h"``, or seconds); the count."""
-    from . import retention  # job folders only: neither huey nor the queue
+    from .store import retention  # job folders only: neither huey nor the queue
 
     seconds = parse_duration(older_than) if isinstance(older_than, str) else \
         params.number("older_than", older_than, float, 0)
@@ -336,6 +338,6 @@ def retry(job_id):
 
 def stats(now=None):
     """The queue at a glance: counts, oldest queued job, recent run times, consumers."""
-    from .queue_stats import collect
+    from .report.stats import collect
 
     return collect(now)

@@ -12,7 +12,7 @@ import click
 
 from . import __version__, api
 from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, JobNotFound, NotReady
-from .units import SCALE_UNITS
+from .intake.units import SCALE_UNITS
 
 # Exit codes of the contract; any other error (storage, internal) is 1.
 EXIT_CODES = ((BadInput, 2), (JobNotFound, 3), (NotReady, 4), (JobFailed, 5))
@@ -154,7 +154,7 @@ def wait(job_id, timeout):
     if not sys.stderr.isatty():
         ok(**api.wait(job_id, timeout))
         return
-    from .terminal import ProgressLine
+    from .report.terminal import ProgressLine
 
     progress = ProgressLine(sys.stderr, prefix=f"{job_id[:8]}  ")
     try:
@@ -245,7 +245,7 @@ def doctor():
     """
     from dataclasses import asdict
 
-    from .doctor import run_checks
+    from .report.doctor import run_checks
 
     checks = [asdict(check) for check in run_checks()]
     failed = [check["name"] for check in checks if not check["ok"]]
@@ -288,7 +288,7 @@ def stats(format_):
     if format_ == "json":
         ok(**figures)
         return
-    from .prometheus import render
+    from .report.prometheus import render
 
     click.echo(render(figures), nl=False)
 

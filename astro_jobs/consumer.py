@@ -11,10 +11,12 @@ import threading
 from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
-from . import config, recovery, retention
-from .consumers import Registration
+from . import config
 from .queue import huey
-from .worker import INSTANCE, run_job  # noqa: F401  (run_job: registers the task)
+from .runner import recovery
+from .runner.registry import Registration
+from .runner.worker import INSTANCE, run_job  # noqa: F401  (run_job: registers the task)
+from .store import retention
 
 logger = logging.getLogger("astro_jobs.consumer")
 sweeper = recovery.Sweeper()

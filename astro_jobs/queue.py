@@ -6,8 +6,9 @@ entry costs nothing but a delay: the recovery sweep re-enqueues every
 """
 import sys
 
-from . import config, jobdir
+from . import config
 from .errors import StorageError
+from .store import jobdir
 
 QUEUE_NAME = "astro-jobs"
 CONNECT_TIMEOUT = 5.0

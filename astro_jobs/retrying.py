@@ -5,9 +5,11 @@ A retry is a new attempt of the same job: same id, input and parameters,
 the webhook armed again, and a line in task.log; ``last_failure`` keeps how
 the previous attempt ended.
 """
-from . import config, jobdir, notify
+from . import config
 from .errors import AstroJobsError, StorageError
-from .states import InvalidTransition, State
+from .notify import events as notify
+from .store import jobdir
+from .store.states import InvalidTransition, State
 from .timefmt import now_iso
 
 REFUSED = {
@@ -69,7 +71,7 @@ def retry(job_id):
 def _enqueue_or_restore(job, seen, status):
     """Enqueue the retried job; if the queue refuses, the job ends as it was."""
     try:
-        from .worker import enqueue
+        from .runner.worker import enqueue
         enqueue(job.job_id, status["params"].get("priority", 0))
     except Exception as exc:
         restore = {key: seen.get(key) for key in _changes(seen)}

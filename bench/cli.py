@@ -39,7 +39,7 @@ def done_job(env, image):
     """A job run to ``done`` in one process, for `status` and `result` to read."""
     return python_snippet(f"""
 import astro_jobs
-from astro_jobs.worker import Run
+from astro_jobs.runner.worker import Run
 job_id = astro_jobs.submit({str(image)!r})
 Run(job_id).execute()
 assert astro_jobs.status(job_id)["state"] == "done"

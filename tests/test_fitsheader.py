@@ -5,7 +5,7 @@ import io
 import numpy as np
 from astropy.io import fits
 
-from astro_jobs import fitsheader
+from astro_jobs.intake import fitsheader
 
 
 def test_values_and_sizes_match_what_astropy_wrote():

@@ -4,9 +4,9 @@ import signal
 
 import pytest
 
-from astro_jobs.jobdir import ResultFile
-from astro_jobs.judge import Outcome, StopReason, judge
-from astro_jobs.states import State
+from astro_jobs.runner.judge import Outcome, StopReason, judge
+from astro_jobs.store.jobdir import ResultFile
+from astro_jobs.store.states import State
 
 TAIL = " Last lines of task.log: boom"
 

@@ -1,6 +1,6 @@
 """The observer's side of liveness, alone: how long a job's heartbeat has
 stood still, on the observer's own clock, whatever the status's clocks say."""
-from astro_jobs.recovery import Observations, beat_token
+from astro_jobs.runner.recovery import Observations, beat_token
 
 
 class Clock:

@@ -114,7 +114,7 @@ def test_priority_order_is_honoured(renv, images, consumers):
     normal = renv.submit(images("ok", "-normal"))
     high = renv.submit(images("ok", "-high"), "--priority", "10")
     # The recovery sweep reads the Redis queue through huey.pending().
-    held = python_snippet("from astro_jobs.worker import queued_job_ids\n"
+    held = python_snippet("from astro_jobs.runner.worker import queued_job_ids\n"
                           "print(' '.join(sorted(queued_job_ids())))", renv).split()
     assert sorted(held) == sorted(low + [normal, high])
     consumers(renv, 1, ASTRO_JOBS_NODE="node-a")

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 
-from ..units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
+from ..intake.units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
 from . import annotate, indexes, metadata, plan, result, solver, sources, stars
 from .image import UnreadableImage, read_image
 from .progress import enter_stage, log

@@ -8,7 +8,7 @@ images, whose headers and data can be anything.
 """
 import numpy as np
 
-from ..fitsheader import BLOCK, CARD, data_size, padded, read, read_file
+from ..intake.fitsheader import BLOCK, CARD, data_size, padded, read, read_file
 
 _TFORM = {"E": ">f4", "D": ">f8", "J": ">i4", "I": ">i2", "K": ">i8", "B": "u1", "L": "u1"}
 

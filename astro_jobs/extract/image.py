@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ..digest import file_digest
+from ..intake.digest import file_digest
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 # EXIF orientations that swap width and height.

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from .. import fitsheader
+from ..intake import fitsheader
 
 DEFAULT_CONFIG = "/etc/astrometry.cfg"
 DEFAULT_DIR = "/usr/share/astrometry"

@@ -9,7 +9,7 @@ import math
 import shutil
 import subprocess
 
-from ..units import arcsec_per_pixel, pixscale_from_pitch
+from ..intake.units import arcsec_per_pixel, pixscale_from_pitch
 
 EXIF_KEYS = ("camera", "lens", "focal_length_mm", "exposure_s", "iso", "datetime_original", "gps")
 

@@ -9,7 +9,7 @@ and the other star list.
 """
 import math
 
-from ..units import ARCSEC_PER_DEGREE, arcsec_per_pixel
+from ..intake.units import ARCSEC_PER_DEGREE, arcsec_per_pixel
 from .solver import Attempt
 
 # Width ratio of one blind band, and how far neighbours overlap, so a

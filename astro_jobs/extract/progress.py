@@ -3,7 +3,7 @@ import os
 import sys
 import time
 
-from ..atomic import write_atomically
+from ..store.atomic import write_atomically
 
 STAGES = ("reading", "detecting_stars", "solving", "annotating", "writing")
 

@@ -1,7 +1,7 @@
 """The result document: assembled in one place, written atomically."""
 import json
 
-from ..atomic import write_atomically
+from ..store.atomic import write_atomically
 from .search import MIN_STARS
 
 

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ..digest import file_digest
+from ..intake.digest import file_digest
 from . import fitsfile
 from .image import UnreadableImage
 

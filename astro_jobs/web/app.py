@@ -13,12 +13,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import AstroJobsError, BadInput, JobNotFound, NotReady
-from . import files, novaapi, pages, uploads
-from .ids import IdMap
+from . import files
+from .nova import api as novaapi
+from .nova import uploads
+from .nova.ids import IdMap
+from .operator import pages
 
 logger = logging.getLogger("astro_jobs.web")
 BOTH = ["GET", "POST"]
 JOB = "/api/jobs/{number:int}"
+
+
+STATIC = Path(__file__).parent / "operator" / "static"
 
 
 def _nova(path, endpoint):
@@ -50,7 +56,7 @@ def routes():
         Route("/submit", pages.submit, methods=["POST"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 
 

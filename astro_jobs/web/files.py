@@ -5,9 +5,12 @@ Only what the extractor listed in result.json's ``files`` is served, and
 """
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from .. import api, jobdir
+from .. import api
 from ..errors import JobNotFound
-from . import novaapi, present, thumbnails
+from ..store import jobdir
+from . import present
+from .nova import api as novaapi
+from .operator import thumbnails
 
 # name in result.json's "files" -> (media type, download name)
 KINDS = {

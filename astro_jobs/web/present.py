@@ -7,9 +7,11 @@ the same integer.
 import math
 from datetime import datetime, timezone
 
-from .. import api, fitsheader, jobdir
+from .. import api
 from ..errors import AstroJobsError
-from ..states import State
+from ..intake import fitsheader
+from ..store import jobdir
+from ..store.states import State
 
 # nova's Image.is_jpeglike(): pictures whose rows run top-down; their
 # orientation is flipped up/down against a FITS file's.

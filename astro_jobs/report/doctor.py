@@ -11,8 +11,10 @@ import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from . import config, extractor, jobdir
-from .errors import AstroJobsError
+from .. import config
+from ..errors import AstroJobsError
+from ..runner import command as extractor
+from ..store import jobdir
 
 MIN_FREE_BYTES = 1 << 30
 MIN_FREE_FRACTION = 0.05
@@ -78,7 +80,7 @@ def queue(jobs_dir_ok=True):
     else:
         where = f"Redis queue {_redacted(url)}"
     try:
-        from .queue import huey
+        from ..queue import huey
         waiting = huey.pending_count()
     except AstroJobsError as exc:
         return Check("queue", False, f"{where}: {exc.message}")
@@ -161,7 +163,7 @@ def solve_field():
 
 
 def index_files():
-    from .extract.indexes import installed  # header cards only: no numpy
+    from ..extract.indexes import installed  # header cards only: no numpy
 
     found = installed()
     where = found.config or "the default search folder"
@@ -203,7 +205,7 @@ def disk():
 
 
 def consumers():
-    from .consumers import list_consumers
+    from ..runner.registry import list_consumers
 
     known = list_consumers()
     alive = [c for c in known if c["alive"]]

@@ -8,8 +8,8 @@ given, never changes its job: lookups are cached for the life of the process.
 import sqlite3
 import threading
 
-from .. import jobdir
-from ..errors import StorageError
+from ...errors import StorageError
+from ...store import jobdir
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS ids ("
            "number INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE)")

@@ -5,10 +5,10 @@ on demand. It needs neither huey nor redis, so neither is imported.
 """
 import time
 
+from ..errors import AstroJobsError
+from ..timefmt import parse_iso
 from . import jobdir
-from .errors import AstroJobsError
 from .states import TERMINAL
-from .timefmt import parse_iso
 
 # Staging and trash folders a crashed process left behind are removed once
 # this old, so a submit in progress is never touched.

@@ -12,10 +12,10 @@ next run.
 """
 import time
 
-from . import jobdir
-from .errors import AstroJobsError
-from .states import TERMINAL, State
-from .timefmt import iso, parse_iso
+from ..errors import AstroJobsError
+from ..store import jobdir
+from ..store.states import TERMINAL, State
+from ..timefmt import iso, parse_iso
 
 WINDOWS = (("5m", 300), ("60m", 3600))
 INDEX_VERSION = 3
@@ -155,7 +155,7 @@ def oldest_queued(summaries, now):
 def consumers(running):
     """The consumer registry, each with the ids of the jobs it is running now."""
     try:
-        from .consumers import list_consumers
+        from ..runner.registry import list_consumers
     except ImportError:  # the registry is not in this build
         return None
     return [dict(record, running=sorted(running.get(record.get("instance"), [])))

@@ -13,11 +13,13 @@ from urllib.parse import unquote, urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from .. import api, config
-from ..digest import file_digest
-from ..errors import JobNotFound
-from . import auth, nova, present, uploads
-from .nova import NovaError
+from ... import api, config
+from ...errors import JobNotFound
+from ...intake.digest import file_digest
+from .. import auth, present
+from . import uploads
+from . import wire as nova
+from .wire import NovaError
 
 
 def success(**fields):

@@ -5,7 +5,7 @@ its flags.
 """
 import math
 
-from .errors import InvalidParameter, quoted
+from ..errors import InvalidParameter, quoted
 from .units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
 
 MAX_TIMEOUT = 7 * 86400

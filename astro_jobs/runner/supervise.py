@@ -7,10 +7,12 @@ import os
 import signal
 import time
 
-from . import config, jobdir, process
+from .. import config
+from ..store import jobdir
+from ..store.states import State
+from ..timefmt import now_iso
+from . import process
 from .judge import StopReason
-from .states import State
-from .timefmt import now_iso
 
 # How often a running job looks for a cancel or a new stage.
 POLL_SECONDS = 0.25

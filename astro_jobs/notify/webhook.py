@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .errors import InvalidParameter, quoted
+from ..errors import InvalidParameter, quoted
 
 EVENT = "job.finished"
 SCHEMES = ("http", "https")

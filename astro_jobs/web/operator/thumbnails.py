@@ -8,7 +8,7 @@ modification time (a re-run job gets a new one).
 import functools
 import io
 
-from .. import jobdir
+from ...store import jobdir
 
 WIDTH = 360
 CACHED = 512

@@ -14,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 from starlette.templating import Jinja2Templates
 
-from .. import api
-from ..errors import BadInput
-from ..states import State
-from . import auth, present, uploads
+from ... import api
+from ...errors import BadInput
+from ...store.states import State
+from .. import auth, present
+from ..nova import uploads
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 RECENT = 24

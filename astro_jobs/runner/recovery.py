@@ -13,14 +13,17 @@ import os
 import threading
 import time
 
-from . import config, jobdir, notify, process
-from .errors import AstroJobsError
-from .retention import LEFTOVER_SECONDS
-from .states import TERMINAL, State
-from .timefmt import now_iso
+from .. import config
+from ..errors import AstroJobsError
+from ..notify import events as notify
+from ..store import jobdir
+from ..store.retention import LEFTOVER_SECONDS
+from ..store.states import TERMINAL, State
+from ..timefmt import now_iso
+from . import process
 from .worker import INSTANCE, JOB_ENV_MARKER, RUNNING, enqueue, queued_job_ids
 
-logger = logging.getLogger("astro_jobs.recovery")
+logger = logging.getLogger("astro_jobs.runner.recovery")
 
 
 class Observations:

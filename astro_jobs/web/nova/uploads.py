@@ -16,8 +16,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from .. import config
-from .nova import NovaError
+from ... import config
+from .wire import NovaError
 
 # Form fields (request-json with a star list) stay in memory: bounded.
 MAX_FIELDS_BYTES = 16 * 1024 * 1024

@@ -3,8 +3,8 @@ import os
 import shutil
 import sys
 
-from . import config
-from .errors import BadInput
+from .. import config
+from ..errors import BadInput
 
 
 def command():

@@ -20,12 +20,14 @@ import logging
 import threading
 import time
 
-from . import config, hook, jobdir, webhook
-from .errors import AstroJobsError
-from .states import TERMINAL
-from .timefmt import iso, now_iso, parse_iso
+from .. import config
+from ..errors import AstroJobsError
+from ..store import jobdir
+from ..store.states import TERMINAL
+from ..timefmt import iso, now_iso, parse_iso
+from . import hook, webhook
 
-logger = logging.getLogger("astro_jobs.notify")
+logger = logging.getLogger("astro_jobs.notify.events")
 THREADS = 4
 
 
@@ -235,7 +237,7 @@ def dispatcher():
     global _dispatcher
     with _dispatcher_lock:
         if _dispatcher is None:
-            from .worker import INSTANCE  # the consumer's identity; loads the queue
+            from ..runner.worker import INSTANCE  # the consumer's identity; loads the queue
             _dispatcher = Dispatcher(INSTANCE)
         return _dispatcher
 

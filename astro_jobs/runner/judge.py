@@ -3,9 +3,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
-from .jobdir import ResultFile
+from ..store.jobdir import ResultFile
+from ..store.states import State
 from .process import describe_exit
-from .states import State
 
 
 class StopReason(str, Enum):

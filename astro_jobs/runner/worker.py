@@ -11,15 +11,19 @@ import threading
 import time
 import uuid
 
-from . import config, extractor, jobdir, notify, process
-from .errors import AstroJobsError, JobNotFound, StorageError
+from .. import config
+from ..errors import AstroJobsError, JobNotFound, StorageError
+from ..notify import events as notify
+from ..queue import huey
+from ..store import jobdir
+from ..store.states import State
+from ..timefmt import now_iso
+from . import command as extractor
+from . import process
 from .judge import Outcome, StopReason, judge
-from .queue import huey
-from .states import State
 from .supervise import JOB_ENV_MARKER, start
-from .timefmt import now_iso
 
-logger = logging.getLogger("astro_jobs.worker")
+logger = logging.getLogger("astro_jobs.runner.worker")
 
 # Identifies this consumer process among all that ever ran with the same pid
 # (a container restarts its consumer as pid 1 every time).

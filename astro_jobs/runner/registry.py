@@ -11,8 +11,10 @@ import os
 import threading
 import time
 
-from . import config, jobdir, process
-from .timefmt import now_iso, parse_iso
+from .. import config
+from ..store import jobdir
+from ..timefmt import now_iso, parse_iso
+from . import process
 
 FORGET_AFTER_SECONDS = 86400
 MISSED_BEATS = 3

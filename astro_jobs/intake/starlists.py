@@ -9,8 +9,8 @@ import csv
 import io
 import math
 
+from ..errors import BadInput
 from . import fitsheader
-from .errors import BadInput
 
 FORMATS = ("csv", "xyls")
 MAX_DIMENSION = 10**6

@@ -1,7 +1,7 @@
 """Job states and the only transitions allowed between them."""
 from enum import Enum
 
-from .errors import BadInput
+from ..errors import BadInput
 
 
 class State(str, Enum):

@@ -8,8 +8,8 @@ Only the headers are parsed; JPEG, PNG, TIFF and FITS are accepted.
 import mmap
 import struct
 
+from ..errors import BadInput
 from . import fitsheader
-from .errors import BadInput
 
 
 class InvalidImage(BadInput):

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import time
 
-from . import config, jobdir, process
-from .timefmt import now_iso
+from .. import config
+from ..runner import process
+from ..store import jobdir
+from ..timefmt import now_iso
 
 
 def run(job, program, status):

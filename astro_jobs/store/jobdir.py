@@ -31,11 +31,11 @@ import uuid
 from enum import Enum
 from pathlib import Path
 
-from . import config
+from .. import config
+from ..errors import BadInput, JobNotFound, StorageError
+from ..timefmt import now_iso
 from .atomic import write_atomically
-from .errors import BadInput, JobNotFound, StorageError
 from .states import check_transition, is_terminal
-from .timefmt import now_iso
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Group-shared, never world-writable: the backend that submits and the

@@ -1,7 +1,7 @@
 """What a person at a terminal sees while ``wait`` waits: one updating line."""
 import time
 
-from .timefmt import parse_iso
+from ..timefmt import parse_iso
 
 REDRAW_SECONDS = 0.2
 

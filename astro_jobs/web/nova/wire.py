@@ -8,8 +8,8 @@ and hints the bundled extractor does not use yet, kept in the job's params.
 import json
 import math
 
-from ..errors import BadInput
-from ..units import width_deg_from_focal_35mm
+from ...errors import BadInput
+from ...intake.units import width_deg_from_focal_35mm
 
 SCALE_UNITS = ("degwidth", "arcminwidth", "arcsecperpix", "focalmm")
 # nova's defaults when a client gives only one bound (its Submission model).
