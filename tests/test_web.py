@@ -271,7 +271,7 @@ def test_procfile_web_line_serves_on_loopback(env, tmp_path):
 
 
 def test_nova_scale_fields_become_scale_bounds():
-    from astro_jobs.web.nova.wire import wire as nova
+    from astro_jobs.web.nova import wire as nova
 
     assert nova.scale_bounds({}) == (None, None, None)
     assert nova.scale_bounds({"scale_type": "ev", "scale_est": 10, "scale_err": 20,
