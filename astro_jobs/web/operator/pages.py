@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 from ... import api
 from ...errors import BadInput
 from ...store.states import State
-from .. import auth, present
+from .. import auth, present, privacy
 from ..nova import uploads
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -67,6 +67,7 @@ def _context(request, **extra):
 def dashboard(request):
     jobs = api.list_jobs(limit=ALL_JOBS)
     counts = Counter(s["state"] for s in jobs)
+    jobs = privacy.shown(jobs, privacy.reader(request))
     running = [row(s) for s in jobs if s["state"] == State.PROCESSING]
     recent = [row(s) for s in jobs[:RECENT]]
     return templates.TemplateResponse(request, "index.html", _context(
@@ -74,13 +75,15 @@ def dashboard(request):
 
 
 def job_page(request):
-    status = api.status(request.path_params["job_id"])
+    who = privacy.reader(request)
+    status = privacy.require_visible(api.status(request.path_params["job_id"]), who)
     result = present.done_result(status)
+    status, result = privacy.redact(status, who), privacy.redact(result, who)
     return templates.TemplateResponse(request, "job.html", _context(
         request, job=row(status), status=status, result=result,
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
-        log=api.logs(status["job_id"], LOG_LINES),
+        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who),
         files=sorted(((result or {}).get("files") or {}).items()),
         terminal=status["state"] in (State.DONE, State.ERROR, State.CANCELLED)))
 
