@@ -86,6 +86,8 @@ def new_status(job_id, params, image):
         "stage": None,
         "heartbeat_at": None,
         "error": None,
+        # true or false once done (the extractor's result says which); else null.
+        "solved": None,
     }
 
 
@@ -222,6 +224,22 @@ def result_bytes(job_id):
 def result(job_id):
     """The extractor's result of a done job, as a dict."""
     return json.loads(result_bytes(job_id))
+
+
+NO_EXPLANATION = "the extractor found no solution and gave no reason"
+
+
+def unsolved_explanation(status):
+    """Why a done job found no solution: the result's sentence. None unless the job
+    is done with ``"solved": false``."""
+    if status.get("state") != State.DONE or status.get("solved") is not False:
+        return None
+    try:
+        found = result(status["job_id"])
+    except (AstroJobsError, ValueError):
+        return NO_EXPLANATION
+    explanation = found.get("explanation") if isinstance(found, dict) else None
+    return explanation if isinstance(explanation, str) and explanation else NO_EXPLANATION
 
 
 def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):

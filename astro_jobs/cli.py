@@ -162,7 +162,7 @@ def wait(job_id, timeout):
     except BaseException:
         progress.close()
         raise
-    progress.close(final)
+    progress.close(final, unsolved=api.unsolved_explanation(final))
     ok(**final)
 
 

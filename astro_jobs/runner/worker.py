@@ -145,7 +145,7 @@ class Run:
                                        guard=lambda s: s["state"] == State.QUEUED,
                                        durable=False, started_at=now, heartbeat_at=now,
                                        beat=0, worker=worker, stage=None, error=None,
-                                       finished_at=None)
+                                       finished_at=None, solved=None)
         except BaseException:
             RUNNING.discard(self)
             raise
@@ -216,8 +216,11 @@ class Run:
 
     def finish(self, outcome):
         outcome = make_room(self.job, outcome)
+        # "done" with nothing found is an outcome of its own: status says which.
+        solved = jobdir.result_solved(self.job) if outcome.state == State.DONE else None
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
-                                 finished_at=now_iso(), error=outcome.error, stage=None)
+                                 finished_at=now_iso(), error=outcome.error, stage=None,
+                                 solved=solved)
         if done is None:
             jobdir.append_log(self.job, f"--- {now_iso()} this run no longer owns the job; "
                                         "outcome discarded")
