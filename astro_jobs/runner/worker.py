@@ -129,6 +129,14 @@ def remember_sequence(job, status, outcome):
         logger.warning("job %s: sequence %s not updated: %s", job.job_id, name, exc)
 
 
+def ended_fields(job, outcome):
+    """status.json's changes when a run ends. ``solved``: "done" with nothing found
+    is an outcome of its own, so the result's verdict goes into the status."""
+    solved = jobdir.result_solved(job) if outcome.state == State.DONE else None
+    return {"finished_at": now_iso(), "error": outcome.error, "stage": None,
+            "solved": solved}
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -232,14 +240,11 @@ class Run:
 
     def finish(self, outcome, status=None):
         outcome = make_room(self.job, outcome)
-        # "done" with nothing found is an outcome of its own: status says which.
-        solved = jobdir.result_solved(self.job) if outcome.state == State.DONE else None
         # Before ``done``: a client that waits for this frame and then
         # submits the next must find it in its sequence.
         remember_sequence(self.job, status, outcome)
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
-                                 finished_at=now_iso(), error=outcome.error, stage=None,
-                                 solved=solved)
+                                 **ended_fields(self.job, outcome))
         if done is None:
             jobdir.append_log(self.job, f"--- {now_iso()} this run no longer owns the job; "
                                         "outcome discarded")
