@@ -39,7 +39,7 @@ def _changes(seen):
         "max_attempts": attempts + config.max_attempts() - 1,
         "queued_at": now_iso(),
         "started_at": None, "finished_at": None, "heartbeat_at": None,
-        "worker": None, "stage": None, "error": None,
+        "worker": None, "stage": None, "error": None, "solved": None,
         "last_failure": ended,
         "finish_event": None,
         "notify": notify.new_notify(notify_was["url"]) if notify_was else None,
