@@ -147,6 +147,24 @@ def window(summaries, now, seconds):
     }
 
 
+def per_hour(summaries, now, hours):
+    """Jobs that ended in each of the last ``hours`` clock hours, oldest first: the
+    hour's start and its done, error and cancelled counts."""
+    start = (now // 3600 - hours + 1) * 3600
+    bins = [dict(hour=iso(start + 3600 * n), done=0, error=0, cancelled=0)
+            for n in range(hours)]
+    for s in summaries:
+        if s[0] in TERMINAL and s[3] is not None and start <= s[3] <= now:
+            bins[int((s[3] - start) // 3600)][s[0]] += 1
+    return bins
+
+
+def activity(now=None, hours=24):
+    """:func:`per_hour` over every job, from the index (see :func:`scan`)."""
+    now = time.time() if now is None else now
+    return per_hour(scan()[0], now, hours)
+
+
 def oldest_queued(summaries, now):
     times = [s[1] for s in summaries if s[0] == State.QUEUED and s[1] is not None]
     return round(max(0.0, now - min(times)), 3) if times else None
