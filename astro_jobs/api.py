@@ -86,13 +86,20 @@ def new_status(job_id, params, image):
         "stage": None,
         "heartbeat_at": None,
         "error": None,
+        # true or false once done (the extractor's result says which); else null.
+        "solved": None,
     }
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
-           timeout=None, priority=None, hints=None, notify=None):
+           timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None,
+           hints=None, notify=None):
     """Queue ``image`` for analysis; return the new job id.
 
+    ``ra``, ``dec`` (degrees) and ``radius`` (degrees, default 2): where the
+    field centre is thought to be; tried first, then the blind search.
+    ``sequence``: a name shared by the frames of one session; each frame
+    first tries where the last solved frame of its sequence pointed.
     ``hints``: solver hints the extractor's contract has no flag for yet
     (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
     ``notify``: a URL that gets the final status POSTed when the job ends
@@ -101,7 +108,7 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     from .intake.images import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
-                              priority)
+                              priority, ra, dec, radius, sequence)
     checked.update(_hints(hints))
     return _publish(image, "image", checked, _webhook(notify), lambda fd: _safe_name(image),
                     lambda copy: inspect(copy, config.max_image_pixels()))
@@ -224,6 +231,22 @@ def result(job_id):
     return json.loads(result_bytes(job_id))
 
 
+NO_EXPLANATION = "the extractor found no solution and gave no reason"
+
+
+def unsolved_explanation(status):
+    """Why a done job found no solution: the result's sentence. None unless the job
+    is done with ``"solved": false``."""
+    if status.get("state") != State.DONE or status.get("solved") is not False:
+        return None
+    try:
+        found = result(status["job_id"])
+    except (AstroJobsError, ValueError):
+        return NO_EXPLANATION
+    explanation = found.get("explanation") if isinstance(found, dict) else None
+    return explanation if isinstance(explanation, str) and explanation else NO_EXPLANATION
+
+
 def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):
     """Block until the job is terminal; its status. NotReady after ``timeout`` s.
 
@@ -338,8 +361,8 @@ def retry(job_id):
 
 
 def activity(hours=24, now=None):
-    """Jobs that ended in each of the last ``hours`` clock hours (done, error,
-    cancelled), oldest first: a night at a glance."""
+    """Jobs that ended in each of the last ``hours`` clock hours (solved, unsolved,
+    error, cancelled), oldest first: a night at a glance."""
     from .report.stats import activity as per_hour
 
     return per_hour(now, params.number("hours", hours, int, 1, 24 * 31))

@@ -97,7 +97,7 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     counts = browser.find_element(By.CSS_SELECTOR, '.count[data-count="solved"]').text
     assert counts.split()[0] == "1"
     assert browser.find_element(By.CSS_SELECTOR, f'#skymap circle[data-job="{job_id}"]')
-    assert browser.find_elements(By.CSS_SELECTOR, "#chart rect.bar-done")
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart rect.bar-solved")
     assert fits_width(browser)
     screenshot(browser, tmp_path, "operator-page-1280.png")
 

@@ -169,8 +169,10 @@ def test_page_json_has_the_pages_sections_chart_and_sky_map(env, web, images, co
     assert '<script src="/static/page.js" defer>' in page and "http-equiv" not in page
     assert httpx.get(web.url + "/static/page.js").status_code == 200
 
-    ended = sum(b["done"] + b["error"] + b["cancelled"] for b in doc["activity"])
-    assert (len(doc["activity"]), ended, doc["activity"][-1]["error"]) == (24, 2, 1)
+    ended = sum(b["solved"] + b["unsolved"] + b["error"] + b["cancelled"]
+                for b in doc["activity"])
+    assert (len(doc["activity"]), ended) == (24, 2)
+    assert (doc["activity"][-1]["error"], doc["activity"][-1]["solved"]) == (1, 1)
     assert doc["chart"]["errors"] == 1 and 'class="bar-error"' in doc["html"]["chart"]
 
     (field,) = doc["sky"]

@@ -35,9 +35,9 @@ def _result_solved(job_id, _updated_at):
 
 
 def outcome(status):
-    """The state, with ``done`` split into ``solved`` and ``unsolved``.
-
-    status.json's ``solved`` when it has one, else result.json's."""
+    """The state, with ``done`` split into ``solved`` and ``unsolved``: the kind of
+    present.outcome, from status.json's ``solved`` alone when it has one (a whole
+    night of statuses is filtered with it), else from result.json's."""
     if status["state"] != "done":
         return status["state"]
     solved = status.get("solved")
@@ -133,11 +133,12 @@ def jobs_page(statuses, state, search, page, now):
         "page_size": PAGE_SIZE}
 
 
-def counts(statuses):
-    found = dict.fromkeys(OUTCOMES, 0)
-    for status in statuses:
-        found[outcome(status)] = found.get(outcome(status), 0) + 1
-    return dict(found, total=len(statuses))
+def counts(stats):
+    """Jobs by outcome, from the stats index (``api.stats()``)."""
+    jobs, done = stats["jobs"], stats.get("done") or {}
+    found = {name: jobs.get(name, 0) if name in jobs else done.get(name, 0)
+             for name in OUTCOMES}
+    return dict(found, total=sum(found.values()))
 
 
 def consumers_panel(stats):
@@ -160,14 +161,14 @@ def build(params):
     now = time.time()
     statuses = api.list_jobs(limit=ALL_JOBS)
     rows, paging = jobs_page(statuses, state, search, page, now)
-    activity = api.activity()
+    activity, stats = api.activity(), api.stats(now)
     return {
         "generated_at": iso(now),
-        "counts": counts(statuses),
+        "counts": counts(stats),
         "filter": paging,
         "jobs": rows,
         "running": [row(s, now) for s in statuses if s["state"] == "processing"],
-        "consumers": consumers_panel(api.stats(now)),
+        "consumers": consumers_panel(stats),
         "activity": activity,
         "chart": charts.jobs_per_hour(activity),
         "sky": skymap.fields(_solved_recent(statuses)),

@@ -1,4 +1,4 @@
-"""The night's chart: jobs ended per hour, errors on top, as SVG shapes.
+"""The night's chart: jobs ended per hour by outcome, errors stacked on top, as SVG.
 
 No charting library: the bars are rectangles a template draws. This module
 turns the stats index's hourly counts into their sizes.
@@ -7,7 +7,7 @@ from datetime import datetime
 
 WIDTH, HEIGHT = 480.0, 120.0
 AXIS = 16.0  # room for the hour labels under the bars
-SERIES = ("done", "error", "cancelled")  # bottom to top
+SERIES = ("solved", "unsolved", "error", "cancelled")  # bottom to top
 
 
 def _scale(highest):
@@ -37,8 +37,8 @@ def jobs_per_hour(bins):
                 parts.append({"series": series, "y": round(base, 2), "height": height})
         bars.append({"x": round(n * slot + 1, 2), "width": round(slot - 2, 2),
                      "parts": parts, "hour": hour["hour"], "label": _label(hour["hour"]),
-                     "title": f"{_label(hour['hour'])}:00 UTC: {hour['done']} done, "
-                              f"{hour['error']} error, {hour['cancelled']} cancelled"})
+                     "title": f"{_label(hour['hour'])}:00 UTC: " + ", ".join(
+                         f"{hour[series]} {series}" for series in SERIES)})
     return {"width": WIDTH, "height": HEIGHT, "plot": plot, "top": top, "bars": bars,
             "total": sum(sum(b[s] for s in SERIES) for b in bins),
             "errors": sum(b["error"] for b in bins)}

@@ -71,6 +71,7 @@ def job_page(request):
     cal = (result or {}).get("calibration") or {}
     return templates.TemplateResponse(request, "job.html", _context(
         request, job=board.row(status, time.time(), result), status=status, result=result,
+        outcome=present.outcome(status, result),
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
         log=api.logs(status["job_id"], LOG_LINES), files=sorted(files.items()),
