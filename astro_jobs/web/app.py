@@ -6,14 +6,16 @@ Every nova path answers with and without a trailing slash, to GET and POST
 import logging
 from pathlib import Path
 
+from starlette import convertors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import AstroJobsError, BadInput, JobNotFound, NotReady
-from . import files
+from . import files, guard, headers, privacy
 from .nova import api as novaapi
 from .nova import uploads
 from .nova.ids import IdMap
@@ -21,7 +23,7 @@ from .operator import actions, pages
 
 logger = logging.getLogger("astro_jobs.web")
 BOTH = ["GET", "POST"]
-JOB = "/api/jobs/{number:int}"
+JOB = "/api/jobs/{number:novaid}"
 
 
 STATIC = Path(__file__).parent / "operator" / "static"
@@ -31,21 +33,29 @@ def _nova(path, endpoint):
     return [Route(path, endpoint, methods=BOTH), Route(path + "/", endpoint, methods=BOTH)]
 
 
+class NovaId(convertors.IntegerConvertor):
+    """nova's integer ids, at most as long as SQLite's largest integer: a longer
+    path is not one of ours (a 404), never an int() of thousands of digits."""
+
+    regex = "[0-9]{1,19}"
+
+
 def routes():
+    convertors.register_url_convertor("novaid", NovaId())
     table = [
         ("/api/login", novaapi.login), ("/api/upload", novaapi.upload),
         ("/api/url_upload", novaapi.url_upload), ("/api/myjobs", novaapi.myjobs),
         ("/api/submission_images", novaapi.submission_images),
-        ("/api/submissions/{number:int}", novaapi.submission_status),
+        ("/api/submissions/{number:novaid}", novaapi.submission_status),
         (JOB, novaapi.job_status), (JOB + "/calibration", novaapi.calibration),
         (JOB + "/info", novaapi.info), (JOB + "/objects_in_field", novaapi.objects_in_field),
         (JOB + "/annotations", novaapi.annotations), (JOB + "/tags", novaapi.tags),
         (JOB + "/machine_tags", novaapi.tags),
-        ("/wcs_file/{number:int}", files.nova_file("wcs")),
-        ("/new_fits_file/{number:int}", files.nova_file("new_fits")),
-        ("/annotated_display/{number:int}", files.nova_file("annotated")),
-        ("/annotated_full/{number:int}", files.nova_file("annotated")),
-        ("/joblog/{number:int}", files.nova_file("log")),
+        ("/wcs_file/{number:novaid}", files.nova_file("wcs")),
+        ("/new_fits_file/{number:novaid}", files.nova_file("new_fits")),
+        ("/annotated_display/{number:novaid}", files.nova_file("annotated")),
+        ("/annotated_full/{number:novaid}", files.nova_file("annotated")),
+        ("/joblog/{number:novaid}", files.nova_file("log")),
     ]
     nova = [route for path, endpoint in table for route in _nova(path, endpoint)]
     return nova + [
@@ -115,8 +125,12 @@ async def on_internal_error(request, exc):
     return _reply(request, f"internal error: {exc.__class__.__name__}", 500, "internal_error")
 
 
-def create_app():
-    app = Starlette(routes=routes(), exception_handlers={
+def create_app(server_names=()):
+    """The app; ``server_names``: the names it listens on, besides localhost."""
+    middleware = [Middleware(headers.SecurityHeaders),
+                  Middleware(guard.Guard, server_names=server_names),
+                  Middleware(privacy.Readers)]
+    app = Starlette(routes=routes(), middleware=middleware, exception_handlers={
         AstroJobsError: on_astro_jobs_error, HTTPException: on_http_error,
         Exception: on_internal_error})
     app.router.redirect_slashes = False

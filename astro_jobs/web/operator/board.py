@@ -155,11 +155,12 @@ def consumers_panel(stats):
     return {"alive": alive, "consumers": shown, "warning": warning}
 
 
-def build(params):
-    """Everything the operator page shows for the query string ``params``."""
+def build(params, visible=list):
+    """Everything the operator page shows for the query string ``params``, of the
+    jobs ``visible(statuses)`` keeps (privacy.shown: the reader's)."""
     state, search, page = query(params)
     now = time.time()
-    statuses = api.list_jobs(limit=ALL_JOBS)
+    statuses = visible(api.list_jobs(limit=ALL_JOBS))
     rows, paging = jobs_page(statuses, state, search, page, now)
     activity, stats = api.activity(), api.stats(now)
     return {

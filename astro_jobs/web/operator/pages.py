@@ -7,7 +7,7 @@ or cancel.
 import json
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse
@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 from ... import api
 from ...errors import BadInput
 from ...store.states import State
-from .. import auth, present
+from .. import auth, guard, present, privacy
 from ..files import KINDS as FILE_KINDS
 from ..nova import uploads
 from . import board, skymap
@@ -39,9 +39,11 @@ def _context(request, **extra):
 
 
 def _board(request):
-    data = board.build(request.query_params)
+    """The board as this reader may see it: private jobs only with a session."""
+    who = privacy.reader(request)
+    data = board.build(request.query_params, lambda statuses: privacy.shown(statuses, who))
     data["notice"] = (request.query_params.get("done") or "")[:200]
-    return data
+    return privacy.redact(data, who)
 
 
 def _back(request):
@@ -65,8 +67,10 @@ def page_json(request):
 
 
 def job_page(request):
-    status = api.status(request.path_params["job_id"])
+    who = privacy.reader(request)
+    status = privacy.require_visible(api.status(request.path_params["job_id"]), who)
     result = present.done_result(status)
+    status, result = privacy.redact(status, who), privacy.redact(result, who)
     files = (result or {}).get("files") or {}
     cal = (result or {}).get("calibration") or {}
     return templates.TemplateResponse(request, "job.html", _context(
@@ -74,7 +78,8 @@ def job_page(request):
         outcome=present.outcome(status, result),
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
-        log=api.logs(status["job_id"], LOG_LINES), files=sorted(files.items()),
+        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who),
+        files=sorted(files.items()),
         linked=tuple(FILE_KINDS), has_grid="annotated_grid" in files,
         grid="annotated_grid" in files and request.query_params.get("grid") == "1",
         created_ago=board.ago(status.get("created_at"), time.time()),
@@ -85,7 +90,7 @@ def job_page(request):
 def check_change(request):
     """Page POSTs: from this site only, and by a logged-in browser when a key is set."""
     origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and not guard.same_site(origin, request.headers.get("host")):
         raise Forbidden("cross-site request refused")
     if not auth.may_change(request.cookies.get(auth.COOKIE)):
         raise Forbidden("log in with the API key to change jobs")
