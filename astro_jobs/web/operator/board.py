@@ -141,12 +141,14 @@ def counts(stats):
     return dict(found, total=sum(found.values()))
 
 
-def consumers_panel(stats):
-    """The consumer registry as the page shows it, with a warning when none is alive."""
+def consumers_panel(stats, shown_ids):
+    """The consumer registry as the page shows it, with a warning when none is alive;
+    of the jobs each runs, only those in ``shown_ids`` (the reader's)."""
     found = stats.get("consumers") or []
     now = time.time()
     shown = [{"node": c.get("node"), "pid": c.get("pid"), "workers": c.get("workers"),
-              "running": list(c.get("running") or []), "alive": c["alive"],
+              "running": [j for j in c.get("running") or [] if j in shown_ids],
+              "alive": c["alive"],
               "last_seen": c.get("last_seen"), "ago": ago(c.get("last_seen"), now),
               "when_title": absolute(c.get("last_seen"))} for c in found]
     alive = sum(1 for c in shown if c["alive"])
@@ -169,7 +171,7 @@ def build(params, visible=list):
         "filter": paging,
         "jobs": rows,
         "running": [row(s, now) for s in statuses if s["state"] == "processing"],
-        "consumers": consumers_panel(stats),
+        "consumers": consumers_panel(stats, {s["job_id"] for s in statuses}),
         "activity": activity,
         "chart": charts.jobs_per_hour(activity),
         "sky": skymap.fields(_solved_recent(statuses)),
