@@ -8,7 +8,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -17,6 +17,7 @@ from . import files
 from .nova import api as novaapi
 from .nova import uploads
 from .nova.ids import IdMap
+from .nova.reply import json_reply
 from .operator import pages
 
 logger = logging.getLogger("astro_jobs.web")
@@ -43,6 +44,10 @@ def routes():
         (JOB + "/machine_tags", novaapi.tags),
         ("/wcs_file/{number:int}", files.nova_file("wcs")),
         ("/new_fits_file/{number:int}", files.nova_file("new_fits")),
+        ("/rdls_file/{number:int}", files.nova_file("rdls")),
+        ("/axy_file/{number:int}", files.nova_file("axy")),
+        ("/corr_file/{number:int}", files.nova_file("corr")),
+        ("/kml_file/{number:int}", files.kml_file),
         ("/annotated_display/{number:int}", files.nova_file("annotated")),
         ("/annotated_full/{number:int}", files.nova_file("annotated")),
         ("/joblog/{number:int}", files.nova_file("log")),
@@ -70,8 +75,9 @@ def _reply(request, message, http_status, code):
         page = f"<!doctype html><meta name=viewport content='width=device-width'>" \
                f"<title>{http_status}</title><p>{_escape(message)}</p><p><a href='/'>back</a>"
         return HTMLResponse(page, status_code=http_status)
-    return JSONResponse({"status": "error", "errormessage": message, "code": code},
-                        status_code=http_status)
+    # nova's two fields, plus our code (clients read only the first two).
+    return json_reply({"status": "error", "errormessage": message, "code": code},
+                      status_code=http_status)
 
 
 def _escape(text):

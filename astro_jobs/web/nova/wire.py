@@ -35,7 +35,7 @@ def parse_request_json(text):
     try:
         args = json.loads(text)
     except ValueError:
-        raise NovaError(f"failed to parse JSON: {text[:200]!r}") from None
+        raise NovaError(f'failed to parse JSON: "{text[:200]}"') from None
     if not isinstance(args, dict):
         raise NovaError("request-json must hold a JSON object")
     return args
