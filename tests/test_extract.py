@@ -105,12 +105,21 @@ def test_jpeg_solves_blind_with_full_result(tmp_path):
     assert doc["solver"]["index"].startswith("index-tycho2")
     out = tmp_path / "out"
     assert doc["files"] == {"wcs": "wcs.fits", "annotated": "annotated.png", "corr": "corr.fits",
-                            "rdls": "rdls.fits", "axy": "axy.fits"}
+                            "rdls": "rdls.fits", "axy": "axy.fits",
+                            "annotated_grid": "annotated-grid.png"}
     # nova's rdls (reference stars in the field) and axy (the star list solve-field got).
     assert len(fits.getdata(out / "rdls.fits", 1)["RA"]) > 10
     assert len(fits.getdata(out / "axy.fits", 1)["X"]) >= doc["stars"]["matched"]
     with Image.open(out / "annotated.png") as png:
         assert png.format == "PNG" and png.width <= 1200
+        plain = png.convert("RGB")
+    with Image.open(out / "annotated-grid.png") as png:
+        grid = png.convert("RGB")
+    # The grid's lines are drawn in their own light blue, over the picture.
+    assert grid.size == plain.size
+    blue = (140, 191, 255)
+    assert sum(n for n, c in grid.getcolors(2**24) if c == blue) > \
+        sum(n for n, c in plain.getcolors(2**24) if c == blue) + 500
     assert (out / "wcs.fits").read_bytes().startswith(b"SIMPLE")
     corr = fits.getdata(out / "corr.fits", 1)
     assert len(corr) == cal["matched_stars"]
