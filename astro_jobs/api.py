@@ -90,9 +90,14 @@ def new_status(job_id, params, image):
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
-           timeout=None, priority=None, hints=None, notify=None):
+           timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None,
+           hints=None, notify=None):
     """Queue ``image`` for analysis; return the new job id.
 
+    ``ra``, ``dec`` (degrees) and ``radius`` (degrees, default 2): where the
+    field centre is thought to be; tried first, then the blind search.
+    ``sequence``: a name shared by the frames of one session; each frame
+    first tries where the last solved frame of its sequence pointed.
     ``hints``: solver hints the extractor's contract has no flag for yet
     (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
     ``notify``: a URL that gets the final status POSTed when the job ends
@@ -101,7 +106,7 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     from .intake.images import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
-                              priority)
+                              priority, ra, dec, radius, sequence)
     checked.update(_hints(hints))
     return _publish(image, "image", checked, _webhook(notify), lambda fd: _safe_name(image),
                     lambda copy: inspect(copy, config.max_image_pixels()))

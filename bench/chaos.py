@@ -33,8 +33,9 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from support import TERMINAL, Consumer, RedisServer, make_png, scrubbed_env, submit_many  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(REPO))
+from harness.support import TERMINAL, Consumer, RedisServer, make_png, scrubbed_env, submit_many  # noqa: E402
 
 KINDS = ("consumer", "extractor", "claim", "writing", "recovery")
 # Errors a job may end in here: its extractor was one we killed, or its

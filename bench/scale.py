@@ -23,10 +23,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from astro_jobs.timefmt import parse_iso as epoch  # noqa: E402
-
-from support import (  # noqa: E402
+from harness.support import (  # noqa: E402
     Consumer,
     Env,
     RedisServer,

@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests"))
-from support import CORPUS, Consumer, Env, WebServer  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, REPO)
+from harness.support import CORPUS, Consumer, Env, WebServer  # noqa: E402
 
 POLL = 0.1
 

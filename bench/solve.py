@@ -35,10 +35,10 @@ from astropy.io import fits
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-import skyfield  # noqa: E402
-
-from support import CORPUS, Consumer, scrubbed_env, separation_deg  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(REPO))
+from harness import skyfield  # noqa: E402
+from harness.support import CORPUS, Consumer, scrubbed_env, separation_deg  # noqa: E402
 
 TARGET_MEDIAN_S, TARGET_OVERHEAD_S, TARGET_RATIO = 1.2, 0.4, 0.05
 # A safety wall for plain solve-field: its engine overran its 300 CPU-second

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support import make_synthetic_jobs, scrubbed_env  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.support import make_synthetic_jobs, scrubbed_env  # noqa: E402
 
 TARGET_S = 2.0
 

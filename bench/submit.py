@@ -14,8 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support import make_png, python_snippet, scrubbed_env  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.support import make_png, python_snippet, scrubbed_env  # noqa: E402
 
 TARGET_MS = 5.0
 

@@ -4,7 +4,7 @@ Corpus images live in tests/data/corpus (see its CREDITS). Variants (PNG,
 16-bit grey and colour TIFF, FITS, rescaled, rotated/mirrored/cropped,
 EXIF-tagged) are made from the corpus in tmp_path; synthetic fields (narrow,
 crowded, with a header WCS) are rendered from the index files' own stars
-(tests/skyfield.py). A missing solver or corpus fails, never skips.
+(harness/skyfield.py). A missing solver or corpus fails, never skips.
 """
 import json
 import os
@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 import pytest
-import skyfield
 from astropy.io import fits
 from astropy.wcs import WCS
 from PIL import Image
+
+from harness import skyfield
 
 from support import CORPUS, REPO, separation_deg
 

@@ -5,6 +5,7 @@ run's attempt number. Every write a run makes is guarded by that check, so
 a run that was declared dead and comes back (a frozen VM, a network
 partition) can never overwrite the result of the attempt that replaced it.
 """
+import json
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from .. import config
 from ..errors import AstroJobsError, JobNotFound, StorageError
 from ..notify import events as notify
 from ..queue import huey
-from ..store import jobdir
+from ..store import jobdir, sequences
 from ..store.states import State
 from ..timefmt import now_iso
 from . import command as extractor
@@ -113,6 +114,21 @@ def make_room(job, outcome):
                                 "the run's output/ was removed.")
 
 
+def remember_sequence(job, status, outcome):
+    """A solved frame of a sequence becomes the hint of its next frames."""
+    name = status["params"].get("sequence") if status else None
+    if not name or outcome.state != State.DONE:
+        return
+    try:
+        result = json.loads(jobdir.read_result_bytes(job))
+        calibration = result.get("calibration") if result.get("solved") is True else None
+        if isinstance(calibration, dict):
+            sequences.record(name, job.job_id, calibration)
+    except (OSError, ValueError, AttributeError, AstroJobsError) as exc:
+        # A hint for the next frame, never a reason to fail this one.
+        logger.warning("job %s: sequence %s not updated: %s", job.job_id, name, exc)
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -175,7 +191,7 @@ class Run:
         finally:
             RUNNING.discard(self)
         if outcome is not None:
-            self.finish(outcome)
+            self.finish(outcome, status)
 
     def run_extractor(self, status):
         """Spawn, supervise and judge one extractor; the Outcome to record, or None."""
@@ -214,8 +230,11 @@ class Run:
             if reason is StopReason.EXITED and code == 0 else None
         return judge(reason, code, result, timeout, log_tail(self.job))
 
-    def finish(self, outcome):
+    def finish(self, outcome, status=None):
         outcome = make_room(self.job, outcome)
+        # Before ``done``: a client that waits for this frame and then
+        # submits the next must find it in its sequence.
+        remember_sequence(self.job, status, outcome)
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
                                  finished_at=now_iso(), error=outcome.error, stage=None)
         if done is None:

@@ -3,7 +3,9 @@
 Clients send one form field, ``request-json``, holding a JSON object. The
 upload fields are those of nova's ``upload_common``: scale bounds in four
 units, given as bounds (``ul``) or as estimate and percent error (``ev``),
-and hints the bundled extractor does not use yet, kept in the job's params.
+a pointing (``center_ra``, ``center_dec``, ``radius``: the job's ``ra``,
+``dec``, ``radius``) and hints the bundled extractor does not use yet, kept
+in the job's params.
 """
 import json
 import math
@@ -15,8 +17,7 @@ SCALE_UNITS = ("degwidth", "arcminwidth", "arcsecperpix", "focalmm")
 # nova's defaults when a client gives only one bound (its Submission model).
 DEFAULT_LOWER, DEFAULT_UPPER = 0.1, 180.0
 # Kept in params["hints"]; the extractor's contract has no flag for them.
-HINTS = {"center_ra": float, "center_dec": float, "radius": float, "tweak_order": int,
-         "parity": int, "crpix_center": bool, "positional_error": float,
+HINTS = {"tweak_order": int, "parity": int, "crpix_center": bool, "positional_error": float,
          "use_sextractor": bool, "invert": bool}
 MAX_SOURCES = 100_000
 
@@ -91,7 +92,18 @@ def submit_params(args):
     if "parity" in hints and hints["parity"] not in (0, 1, 2):
         raise NovaError(f"parity must be 0, 1 or 2, got {hints['parity']!r}")
     return {"scale_low": low, "scale_high": high, "scale_units": units,
-            "downsample": _typed(args, "downsample_factor", int), "hints": hints}
+            "downsample": _typed(args, "downsample_factor", int), "hints": hints,
+            **pointing(args)}
+
+
+def pointing(args):
+    """The job's ra, dec and radius from nova's center_ra, center_dec and radius.
+
+    nova ignores a radius without a centre; so do we."""
+    ra, dec = _typed(args, "center_ra", float), _typed(args, "center_dec", float)
+    if ra is None and dec is None:
+        return {}
+    return {"ra": ra, "dec": dec, "radius": _typed(args, "radius", float)}
 
 
 def source_list(args):
