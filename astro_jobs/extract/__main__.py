@@ -21,14 +21,21 @@ import sys
 import time
 
 from ..intake.units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
-from . import annotate, indexes, metadata, plan, result, solver, sources, stars
+from . import (
+    EXIT_OUT_OF_MEMORY,
+    EXIT_UNREADABLE,
+    annotate,
+    indexes,
+    metadata,
+    plan,
+    result,
+    solver,
+    sources,
+    stars,
+)
 from .image import UnreadableImage, read_image
 from .progress import enter_stage, log
 from .search import MIN_STARS, search
-
-# Exit codes of the extractor contract (docs/contract.md).
-EXIT_UNREADABLE = 2
-EXIT_OUT_OF_MEMORY = 3
 
 # An image with no answer should not hold a worker: the search stops after
 # this long unless told otherwise, so the job answers within 10 s (the

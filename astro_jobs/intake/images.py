@@ -183,8 +183,12 @@ def _tiff_ifd(data, order, layout, offset):
     start = offset + struct.calcsize(count_fmt)
     end = start + count * entry_size
     (following,) = _unpack(order + offset_fmt, data, end)
-    entries = {tag: (kind, n, raw) for tag, kind, n, raw
-               in struct.iter_unpack(order + entry_fmt, data[start:end]) if tag in _WANTED}
+    entries = {}
+    for tag, kind, n, raw in struct.iter_unpack(order + entry_fmt, data[start:end]):
+        if tag in _WANTED:
+            if tag in entries:  # decoders differ on which one counts
+                raise ValueError(f"TIFF tag {tag} appears twice in one directory")
+            entries[tag] = (kind, n, raw)
     return entries, following
 
 

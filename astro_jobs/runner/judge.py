@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from ..extract import EXIT_OUT_OF_MEMORY
 from ..store.jobdir import ResultFile
 from ..store.states import State
 from .process import describe_exit
@@ -34,8 +35,6 @@ _RESULT_ERRORS = {
 }
 
 
-# The extractor contract's exit code for "ran out of memory" (docs/contract.md).
-EXIT_OUT_OF_MEMORY = 3
 OUT_OF_MEMORY = ("the image needs more memory than a job may use: the extractor ran out "
                  "under its limit (ASTRO_JOBS_MAX_MEMORY_MB) and stopped.")
 
