@@ -1,8 +1,9 @@
 """nova.astrometry.net's API (``/api/...``), over the astro-jobs Python API.
 
-Replies are nova's: ``{"status": "success", ...}``, or ``{"status": "error",
-"errormessage": ...}`` with HTTP 200, as nova sends them; unknown ids are a
-404 with the same JSON.
+Replies are nova's (``reply.py``: JSON as ``text/plain``): ``{"status":
+"success", ...}``, or ``{"status": "error", "errormessage": ...}`` with HTTP
+200, as nova sends them; unknown ids are a 404 (nova's is Django's HTML
+page; ours carries the same JSON error, which a client may show).
 """
 import csv
 import os
@@ -11,7 +12,6 @@ import tempfile
 from urllib.parse import unquote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
 
 from ... import api, config
 from ...errors import JobNotFound
@@ -19,11 +19,12 @@ from ...intake.digest import file_digest
 from .. import auth, present, privacy
 from . import uploads
 from . import wire as nova
+from .reply import json_reply
 from .wire import NovaError
 
 
 def success(**fields):
-    return JSONResponse({"status": "success", **fields})
+    return json_reply({"status": "success", **fields})
 
 
 async def _request_args(request):
@@ -150,40 +151,40 @@ def job_of(request):
 
 def submission_status(request):
     number, status, result = job_of(request)
-    return JSONResponse(privacy.redact(present.submission(number, status, result),
+    return json_reply(privacy.redact(present.submission(number, status, result),
                                        privacy.reader(request)))
 
 
 def job_status(request):
     _, status, result = job_of(request)
-    return JSONResponse({"status": present.job_state(status, result)})
+    return json_reply({"status": present.job_state(status, result)})
 
 
 def calibration(request):
     number, status, result = job_of(request)
     cal = present.calibration(status, result)
     if cal is None:
-        return JSONResponse({"error": f"no calibration data available for job {number}"})
-    return JSONResponse(cal)
+        return json_reply({"error": f"no calibration data available for job {number}"})
+    return json_reply(cal)
 
 
 def info(request):
     _, status, result = job_of(request)
-    return JSONResponse(present.info(status, result))
+    return json_reply(present.info(status, result))
 
 
 def objects_in_field(request):
     _, _, result = job_of(request)
-    return JSONResponse({"objects_in_field": present.objects_in_field(result)})
+    return json_reply({"objects_in_field": present.objects_in_field(result)})
 
 
 def annotations(request):
     number, status, result = job_of(request)
     if present.calibration(status, result) is None:
-        return JSONResponse({"error": f"no calibration data available for job {number}"})
-    return JSONResponse({"annotations": present.annotations(result)})
+        return json_reply({"error": f"no calibration data available for job {number}"})
+    return json_reply({"annotations": present.annotations(result)})
 
 
 def tags(request):
     job_of(request)
-    return JSONResponse({"tags": []})
+    return json_reply({"tags": []})
