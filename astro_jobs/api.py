@@ -353,10 +353,19 @@ def prune(older_than):
 
 
 def retry(job_id):
-    """Run a job that ended in error or was cancelled again; its new status."""
+    """Run a job that ended in error, was cancelled or did not solve again; its new
+    status."""
     from .retrying import retry as retry_job
 
     return retry_job(job_id)
+
+
+def activity(hours=24, now=None):
+    """Jobs that ended in each of the last ``hours`` clock hours (solved, unsolved,
+    error, cancelled), oldest first: a night at a glance."""
+    from .report.stats import activity as per_hour
+
+    return per_hour(now, params.number("hours", hours, int, 1, 24 * 31))
 
 
 def stats(now=None):

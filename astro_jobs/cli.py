@@ -341,8 +341,8 @@ def doctor(format_):
 @cli.command()
 @job_id_option
 def retry(job_id):
-    """Queue a job that ended in error or was cancelled again (same input and
-    parameters, a new attempt).
+    """Queue a job that ended in error, was cancelled or did not solve again
+    (same input and parameters, a new attempt).
 
     \b
     Example:

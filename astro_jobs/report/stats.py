@@ -156,6 +156,25 @@ def window(summaries, now, seconds):
     }
 
 
+def per_hour(summaries, now, hours):
+    """Jobs that ended in each of the last ``hours`` clock hours, oldest first: the
+    hour's start and its solved, unsolved, error and cancelled counts."""
+    start = (now // 3600 - hours + 1) * 3600
+    bins = [dict(hour=iso(start + 3600 * n), solved=0, unsolved=0, error=0, cancelled=0)
+            for n in range(hours)]
+    for s in summaries:
+        if s[0] in TERMINAL and s[3] is not None and start <= s[3] <= now:
+            kind = s[0] if s[0] != State.DONE else "solved" if s[5] is True else "unsolved"
+            bins[int((s[3] - start) // 3600)][kind] += 1
+    return bins
+
+
+def activity(now=None, hours=24):
+    """:func:`per_hour` over every job, from the index (see :func:`scan`)."""
+    now = time.time() if now is None else now
+    return per_hour(scan()[0], now, hours)
+
+
 def done_outcomes(summaries):
     """Done jobs split: ``solved`` (a calibration) and ``unsolved`` (done, nothing found)."""
     done = [s[5] for s in summaries if s[0] == State.DONE]

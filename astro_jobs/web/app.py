@@ -17,7 +17,7 @@ from . import files
 from .nova import api as novaapi
 from .nova import uploads
 from .nova.ids import IdMap
-from .operator import pages
+from .operator import actions, pages
 
 logger = logging.getLogger("astro_jobs.web")
 BOTH = ["GET", "POST"]
@@ -50,9 +50,12 @@ def routes():
     nova = [route for path, endpoint in table for route in _nova(path, endpoint)]
     return nova + [
         Route("/", pages.dashboard),
+        Route("/page.json", pages.page_json),
+        Route("/jobs/bulk", actions.bulk, methods=["POST"]),
         Route("/jobs/{job_id}", pages.job_page),
         Route("/jobs/{job_id}/files/{kind}", files.job_file),
-        Route("/jobs/{job_id}/cancel", pages.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/cancel", actions.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/retry", actions.retry, methods=["POST"]),
         Route("/submit", pages.submit, methods=["POST"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
@@ -60,9 +63,16 @@ def routes():
     ]
 
 
-def _wants_html(request):
+def _page_path(request):
+    """The operator page's paths (nova's answer refusals with HTTP 200; these with 4xx)."""
     path = request.url.path
-    return path == "/" or path.startswith(("/jobs/", "/submit", "/login", "/logout"))
+    return path in ("/", "/page.json") or \
+        path.startswith(("/jobs/", "/submit", "/login", "/logout"))
+
+
+def _wants_html(request):
+    return _page_path(request) and request.url.path != "/page.json" \
+        and "application/json" not in request.headers.get("accept", "")
 
 
 def _reply(request, message, http_status, code):
@@ -91,7 +101,7 @@ def http_status_of(exc):
 
 async def on_astro_jobs_error(request, exc):
     http_status = http_status_of(exc)
-    if http_status == 200 and _wants_html(request):
+    if http_status == 200 and _page_path(request):
         http_status = 400
     return _reply(request, exc.message, http_status, exc.code)
 

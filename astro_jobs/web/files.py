@@ -17,6 +17,8 @@ KINDS = {
     "wcs": ("application/fits", "wcs.fits"),
     "new_fits": ("application/fits", "new-image.fits"),
     "annotated": ("image/png", None),
+    "annotated_grid": ("image/png", None),
+    "corr": ("application/fits", "corr.fits"),
 }
 
 
@@ -46,11 +48,15 @@ def _input(status):
 
 
 def _thumbnail(status):
+    """The card's picture: the annotated image, else the input (for a job that did
+    not solve, failed or was cancelled, shown dimmed by the page)."""
     result = present.done_result(status) or {}
     name = (result.get("files") or {}).get("annotated")
-    data = thumbnails.thumbnail(jobdir.Job(status["job_id"]), name) if name else None
+    job = jobdir.Job(status["job_id"])
+    data = thumbnails.thumbnail(job, name) if name else \
+        thumbnails.input_thumbnail(job, status)
     if data is None:
-        raise JobNotFound(f"job {status['job_id']} has no annotated image",
+        raise JobNotFound(f"job {status['job_id']} has no picture to show",
                           code="file_not_found")
     return Response(data, media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})
