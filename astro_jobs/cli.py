@@ -409,7 +409,8 @@ def serve(host, port, cert, key):
         server.check_installed()
     except ImportError as exc:
         return fail(f"the server extra is not installed ({exc.name}): "
-                    "pip install 'astro-jobs[server]'", "server_missing", 1)
+                    "pip install 'astro-jobs[server]' (in a clone: pip install '.[server]')",
+                    "server_missing", 1)
     try:
         sock = server.bind(host, port)
     except OSError as exc:

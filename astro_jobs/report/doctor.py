@@ -20,7 +20,7 @@ from ..store import jobdir
 MIN_FREE_BYTES = 1 << 30
 MIN_FREE_FRACTION = 0.05
 START_TIMEOUT = 30.0
-INSTALL_DEPS = "scripts/install-deps.sh, or apt-get install"
+INSTALL_DEPS = "scripts/install-deps.sh in a clone, or apt-get install"
 # The README's consumer (the Procfile's worker line without its venv path).
 CONSUMER_ARGS = ("astro_jobs.consumer.huey --workers 2 --worker-type thread "
                  "--delay 0.1 --max-delay 0.1 --backoff 1")
