@@ -96,7 +96,7 @@ def new_status(job_id, params, image):
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
            timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None,
-           hints=None, notify=None):
+           hints=None, notify=None, private=False):
     """Queue ``image`` for analysis; return the new job id.
 
     ``ra``, ``dec`` (degrees) and ``radius`` (degrees, default 2): where the
@@ -106,13 +106,14 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     ``hints``: solver hints the extractor's contract has no flag for yet
     (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
     ``notify``: a URL that gets the final status POSTed when the job ends
-    (default ASTRO_JOBS_NOTIFY_URL).
+    (default ASTRO_JOBS_NOTIFY_URL). ``private``: ``astro-jobs serve`` shows
+    the job only to a session of its API key (nova's ``publicly_visible: "n"``).
     """
     from .intake.images import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority, ra, dec, radius, sequence)
-    checked.update(_hints(hints))
+    checked.update(_hints(hints), **_private(private))
     return _publish(image, "image", checked, _webhook(notify), lambda fd: _safe_name(image),
                     lambda copy: inspect(copy, config.max_image_pixels()))
 
@@ -158,7 +159,14 @@ def _hints(hints):
     return {"hints": dict(hints)}
 
 
-def submit_sources(sources, width, height, *, hints=None, notify=None, **options):
+def _private(private):
+    if not isinstance(private, bool):
+        raise InvalidParameter("{private} must be True or False")
+    return {"private": True} if private else {}
+
+
+def submit_sources(sources, width, height, *, hints=None, notify=None, private=False,
+                   **options):
     """Queue a star list for solving (no star detection); return the new job id.
 
     ``sources``: a CSV of ``x,y[,flux]`` or an astrometry.net ``.xyls`` table,
@@ -168,7 +176,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, **options
     from .intake import starlists as sourcelist
 
     checked = params.validate(**options)
-    checked.update(_hints(hints))
+    checked.update(_hints(hints), **_private(private))
     webhook = _webhook(notify)
     for name, value in (("width", width), ("height", height)):
         if value is None:
@@ -295,9 +303,10 @@ def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
     params.choice("state", state, [s.value for s in State])
     limit = params.positive("limit", limit, int)
     jobs = []
-    for job in jobdir.iter_jobs():
+    read = jobdir.status_reader()  # no Path per job: a third of a long list's cost
+    for job_id in jobdir.job_ids():
         try:
-            current = jobdir.read_status(job)
+            current = read(job_id)
         except AstroJobsError:
             continue  # pruned while we looked
         if state is None or current["state"] == state:
@@ -401,3 +410,22 @@ def stats(now=None):
     from .report.stats import collect
 
     return collect(now)
+
+
+# -- sessions of astro-jobs serve's API key ----------------------------------
+
+def open_session(ttl):
+    """A new session key of the API key, live for ``ttl`` seconds, on every
+    server sharing JOBS_DIR."""
+    from .store import sessions
+    return sessions.create(ttl)
+
+
+def session_alive(session):
+    from .store import sessions
+    return sessions.alive(session)
+
+
+def close_session(session):
+    from .store import sessions
+    sessions.end(session)

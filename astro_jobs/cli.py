@@ -417,7 +417,7 @@ def serve(host, port, cert, key):
         return fail(f"cannot listen on {host}:{port}: {exc.strerror}", "cannot_listen", 1)
     ok(url=server.url_of(sock, cert is not None))
     sys.stdout.flush()
-    server.run(sock, cert, key)
+    server.run(sock, cert, key, host)
 
 
 for _command in cli.commands.values():

@@ -88,9 +88,19 @@ def max_image_pixels():
     return _number("ASTRO_JOBS_MAX_PIXELS", 250e6)
 
 
+# The extractor's own needs (Python, numpy, astropy, solve-field mapping its
+# index files), and what it holds per pixel of the largest image it accepts
+# (the file, the decoded picture, grey and colour copies, binned lists:
+# about 33 bytes a pixel measured on an RGB PNG, with a margin).
+MEMORY_BASE_MB = 2048
+MEMORY_BYTES_PER_PIXEL = 40
+
+
 def max_memory_bytes():
-    """Address-space limit of an extractor (solve-field maps index files)."""
-    return int(_number("ASTRO_JOBS_MAX_MEMORY_MB", 8192.0) * 1024 * 1024)
+    """Address-space limit of an extractor (``RLIMIT_AS``): by default enough
+    for the largest image ASTRO_JOBS_MAX_PIXELS lets in."""
+    default = MEMORY_BASE_MB + MEMORY_BYTES_PER_PIXEL * max_image_pixels() / 2**20
+    return int(_number("ASTRO_JOBS_MAX_MEMORY_MB", default) * 1024 * 1024)
 
 
 def max_output_bytes():
@@ -101,6 +111,23 @@ def max_output_bytes():
 def api_key():
     """The key nova's clients log in with (``astro-jobs serve``); None: any key."""
     return _env("ASTRO_JOBS_API_KEY")
+
+
+def allowed_hosts():
+    """Names besides localhost and the listen address that ``astro-jobs serve``
+    answers to (its public name behind a proxy); ``*`` turns the check off."""
+    raw = _env("ASTRO_JOBS_ALLOWED_HOSTS", "")
+    return {name.strip().lower().rstrip(".") for name in raw.split(",") if name.strip()}
+
+
+def session_ttl_seconds():
+    """How long a session of the API key lives (``astro-jobs serve``)."""
+    return _number("ASTRO_JOBS_SESSION_TTL", 86400.0, float, 1.0)
+
+
+def max_uploads():
+    """Uploads ``astro-jobs serve`` receives at once; one more is answered 503."""
+    return _number("ASTRO_JOBS_MAX_UPLOADS", 8, int, 1)
 
 
 def url_upload_dirs():

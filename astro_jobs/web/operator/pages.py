@@ -7,16 +7,16 @@ or cancel.
 import json
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
-from ... import api
+from ... import api, config
 from ...errors import BadInput
 from ...store.states import State
-from .. import auth, present
+from .. import auth, guard, present, privacy
 from ..files import KINDS as FILE_KINDS
 from ..nova import uploads
 from . import board, skymap
@@ -39,9 +39,11 @@ def _context(request, **extra):
 
 
 def _board(request):
-    data = board.build(request.query_params)
+    """The board as this reader may see it: private jobs only with a session."""
+    who = privacy.reader(request)
+    data = board.build(request.query_params, lambda statuses: privacy.shown(statuses, who))
     data["notice"] = (request.query_params.get("done") or "")[:200]
-    return data
+    return privacy.redact(data, who)
 
 
 def _back(request):
@@ -65,8 +67,10 @@ def page_json(request):
 
 
 def job_page(request):
-    status = api.status(request.path_params["job_id"])
+    who = privacy.reader(request)
+    status = privacy.require_visible(api.status(request.path_params["job_id"]), who)
     result = present.done_result(status)
+    status, result = privacy.redact(status, who), privacy.redact(result, who)
     files = (result or {}).get("files") or {}
     cal = (result or {}).get("calibration") or {}
     return templates.TemplateResponse(request, "job.html", _context(
@@ -74,7 +78,8 @@ def job_page(request):
         outcome=present.outcome(status, result),
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
-        log=api.logs(status["job_id"], LOG_LINES), files=sorted(files.items()),
+        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who),
+        files=sorted(files.items()),
         linked=tuple(FILE_KINDS), has_grid="annotated_grid" in files,
         grid="annotated_grid" in files and request.query_params.get("grid") == "1",
         created_ago=board.ago(status.get("created_at"), time.time()),
@@ -85,14 +90,19 @@ def job_page(request):
 def check_change(request):
     """Page POSTs: from this site only, and by a logged-in browser when a key is set."""
     origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and not guard.same_site(origin, request.headers.get("host")):
         raise Forbidden("cross-site request refused")
-    if not auth.may_change(request.cookies.get(auth.COOKIE)):
+    if not privacy.reader(request).trusted:
         raise Forbidden("log in with the API key to change jobs")
 
 
 async def submit(request):
     check_change(request)
+    async with uploads.SLOTS:
+        return await _receive(request)
+
+
+async def _receive(request):
     form = await uploads.read_form(request)
     try:
         if form.file_path is None:
@@ -108,14 +118,20 @@ async def submit(request):
 async def login(request):
     form = await uploads.read_form(request)
     form.cleanup()
-    session = auth.login(form.fields.get("apikey"))
+    address = request.client.host if request.client else None
+    session = await run_in_threadpool(auth.login, form.fields.get("apikey"), address)
     response = RedirectResponse("/" if session else "/?login=failed", status_code=303)
     if session:
-        response.set_cookie(auth.COOKIE, session, httponly=True, samesite="strict")
+        # Secure under HTTPS (uvicorn's, or a proxy's X-Forwarded-Proto it trusts).
+        response.set_cookie(auth.COOKIE, session, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https",
+                            max_age=int(config.session_ttl_seconds()))
     return response
 
 
 async def logout(request):
+    await run_in_threadpool(auth.logout, request.cookies.get(auth.COOKIE))
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(auth.COOKIE)
+    response.delete_cookie(auth.COOKIE, secure=request.url.scheme == "https",
+                           httponly=True, samesite="strict")
     return response
