@@ -382,3 +382,22 @@ def stats(now=None):
     from .report.stats import collect
 
     return collect(now)
+
+
+# -- sessions of astro-jobs serve's API key ----------------------------------
+
+def open_session(ttl):
+    """A new session key of the API key, live for ``ttl`` seconds, on every
+    server sharing JOBS_DIR."""
+    from .store import sessions
+    return sessions.create(ttl)
+
+
+def session_alive(session):
+    from .store import sessions
+    return sessions.alive(session)
+
+
+def close_session(session):
+    from .store import sessions
+    sessions.end(session)

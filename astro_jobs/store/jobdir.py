@@ -8,6 +8,7 @@ Layout::
     $JOBS_DIR/.stats-index.json    what ``stats`` knows of finished jobs (a cache)
     $JOBS_DIR/.stats-reopened      ids of finished jobs made unfinished (retried)
     $JOBS_DIR/web-ids.sqlite3      integer ids of `astro-jobs serve` (nova's clients)
+    $JOBS_DIR/web-sessions.sqlite3 live sessions of its API key, hashed
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -46,6 +47,7 @@ QUEUE_DB = "queue.sqlite3"
 CONSUMERS = "consumers"
 CONSUMER_INSTANCE = re.compile(r"[0-9a-f]{6,32}")
 WEB_IDS_DB = "web-ids.sqlite3"
+WEB_SESSIONS_DB = "web-sessions.sqlite3"
 INCOMING = ".incoming-"
 STATS_INDEX = ".stats-index.json"
 REOPENED = ".stats-reopened"
@@ -96,6 +98,11 @@ def probe_writable():
 def web_ids_db_path():
     """The web face's table of integer ids (nova's clients parse ids as integers)."""
     return ensure_root() / WEB_IDS_DB
+
+
+def web_sessions_db_path():
+    """The web face's live sessions of the API key, hashed (store/sessions.py)."""
+    return ensure_root() / WEB_SESSIONS_DB
 
 
 def storage_error(exc, what):
