@@ -497,6 +497,29 @@ def read_log_from(job, offset, tail=None):
         return b"", offset
 
 
+# The runner opens each attempt in task.log with a line of its own
+# ("--- <time> attempt N on <node> pid P: <argv>", runner/worker.py) and
+# closes it with another ("--- <time> extractor ...").
+RUN_HEADER = re.compile(rb"--- \S+ attempt \d+ on ")
+LOG_PROBE_BYTES = 65536
+
+
+def log_run_open(job):
+    """Whether task.log's last runner line opens an attempt: its run has not yet
+    written how it ended. Unknown (no runner line near the end of a long log)
+    counts as open; no log at all as closed."""
+    try:
+        with open(job.log_path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, end - LOG_PROBE_BYTES))
+            ours = [line for line in handle.read().split(b"\n") if line.startswith(b"--- ")]
+    except FileNotFoundError:
+        return False
+    if not ours:
+        return end > LOG_PROBE_BYTES
+    return RUN_HEADER.match(ours[-1]) is not None
+
+
 def _tail_bytes(handle, lines, block=65536, end=None):
     """The last ``lines`` lines (of the first ``end`` bytes) without reading a large
     log whole."""
