@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 
+from .. import config
 from . import process
 
 logger = logging.getLogger("astro_jobs.runner.warm")
@@ -123,6 +124,12 @@ def _server():
     logger.info("warm extractor %d started in %.2f s", server.proc.pid,
                 time.monotonic() - started)
     return server
+
+
+def prestart():
+    """Start this thread's warm extractor now, if jobs will use it."""
+    if config.extract_bin() is None and config.warm_solver():
+        _server()
 
 
 def stop():
