@@ -86,12 +86,14 @@ def new_status(job_id, params, image):
         "stage": None,
         "heartbeat_at": None,
         "error": None,
+        # true or false once done (the extractor's result says which); else null.
+        "solved": None,
     }
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
            timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None,
-           hints=None, notify=None):
+           hints=None, notify=None, private=False):
     """Queue ``image`` for analysis; return the new job id.
 
     ``ra``, ``dec`` (degrees) and ``radius`` (degrees, default 2): where the
@@ -101,13 +103,14 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     ``hints``: solver hints the extractor's contract has no flag for yet
     (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
     ``notify``: a URL that gets the final status POSTed when the job ends
-    (default ASTRO_JOBS_NOTIFY_URL).
+    (default ASTRO_JOBS_NOTIFY_URL). ``private``: ``astro-jobs serve`` shows
+    the job only to a session of its API key (nova's ``publicly_visible: "n"``).
     """
     from .intake.images import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority, ra, dec, radius, sequence)
-    checked.update(_hints(hints))
+    checked.update(_hints(hints), **_private(private))
     return _publish(image, "image", checked, _webhook(notify), lambda fd: _safe_name(image),
                     lambda copy: inspect(copy, config.max_image_pixels()))
 
@@ -153,7 +156,14 @@ def _hints(hints):
     return {"hints": dict(hints)}
 
 
-def submit_sources(sources, width, height, *, hints=None, notify=None, **options):
+def _private(private):
+    if not isinstance(private, bool):
+        raise InvalidParameter("{private} must be True or False")
+    return {"private": True} if private else {}
+
+
+def submit_sources(sources, width, height, *, hints=None, notify=None, private=False,
+                   **options):
     """Queue a star list for solving (no star detection); return the new job id.
 
     ``sources``: a CSV of ``x,y[,flux]`` or an astrometry.net ``.xyls`` table,
@@ -163,7 +173,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, **options
     from .intake import starlists as sourcelist
 
     checked = params.validate(**options)
-    checked.update(_hints(hints))
+    checked.update(_hints(hints), **_private(private))
     webhook = _webhook(notify)
     for name, value in (("width", width), ("height", height)):
         if value is None:
@@ -227,6 +237,22 @@ def result_bytes(job_id):
 def result(job_id):
     """The extractor's result of a done job, as a dict."""
     return json.loads(result_bytes(job_id))
+
+
+NO_EXPLANATION = "the extractor found no solution and gave no reason"
+
+
+def unsolved_explanation(status):
+    """Why a done job found no solution: the result's sentence. None unless the job
+    is done with ``"solved": false``."""
+    if status.get("state") != State.DONE or status.get("solved") is not False:
+        return None
+    try:
+        found = result(status["job_id"])
+    except (AstroJobsError, ValueError):
+        return NO_EXPLANATION
+    explanation = found.get("explanation") if isinstance(found, dict) else None
+    return explanation if isinstance(explanation, str) and explanation else NO_EXPLANATION
 
 
 def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):
@@ -335,10 +361,19 @@ def prune(older_than):
 
 
 def retry(job_id):
-    """Run a job that ended in error or was cancelled again; its new status."""
+    """Run a job that ended in error, was cancelled or did not solve again; its new
+    status."""
     from .retrying import retry as retry_job
 
     return retry_job(job_id)
+
+
+def activity(hours=24, now=None):
+    """Jobs that ended in each of the last ``hours`` clock hours (solved, unsolved,
+    error, cancelled), oldest first: a night at a glance."""
+    from .report.stats import activity as per_hour
+
+    return per_hour(now, params.number("hours", hours, int, 1, 24 * 31))
 
 
 def stats(now=None):

@@ -170,7 +170,7 @@ def wait(job_id, timeout):
     except BaseException:
         progress.close()
         raise
-    progress.close(final)
+    progress.close(final, unsolved=api.unsolved_explanation(final))
     ok(**final)
 
 
@@ -267,8 +267,8 @@ def doctor():
 @cli.command()
 @job_id_option
 def retry(job_id):
-    """Queue a job that ended in error or was cancelled again (same input and
-    parameters, a new attempt).
+    """Queue a job that ended in error, was cancelled or did not solve again
+    (same input and parameters, a new attempt).
 
     \b
     Example:
@@ -335,7 +335,7 @@ def serve(host, port, cert, key):
         return fail(f"cannot listen on {host}:{port}: {exc.strerror}", "cannot_listen", 1)
     ok(url=server.url_of(sock, cert is not None))
     sys.stdout.flush()
-    server.run(sock, cert, key)
+    server.run(sock, cert, key, host)
 
 
 def main(argv=None):

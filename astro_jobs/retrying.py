@@ -1,10 +1,13 @@
-"""Run a job that ended in ``error`` or ``cancelled`` again, from its own input.
+"""Run a job that ended in ``error``, was cancelled or did not solve again, from its
+own input.
 
 A retry is a new attempt of the same job: same id, input and parameters,
 ``attempts`` + 1, a fresh budget of ASTRO_JOBS_MAX_ATTEMPTS for crashes,
 the webhook armed again, and a line in task.log; ``last_failure`` keeps how
 the previous attempt ended.
 """
+import json
+
 from . import config
 from .errors import AstroJobsError, StorageError
 from .notify import events as notify
@@ -13,15 +16,28 @@ from .store.states import InvalidTransition, State
 from .timefmt import now_iso
 
 REFUSED = {
-    State.DONE: ("already_done", "the job is done; only a job that ended in error or "
-                                 "was cancelled can be retried"),
+    State.DONE: ("already_done", "the job solved; only a job that did not solve, ended "
+                                 "in error or was cancelled can be retried"),
     State.QUEUED: ("already_queued", "the job is queued already; it will run"),
     State.PROCESSING: ("still_processing", "the job is running; cancel it first to "
                                            "retry it"),
 }
 
 
-def _check_retryable(status):
+def _unsolved(job, status):
+    """Whether a done job did not solve: status.json's ``solved`` when it has one,
+    else its result.json's."""
+    if status.get("solved") is not None:
+        return status["solved"] is False
+    try:
+        return json.loads(jobdir.read_result_bytes(job)).get("solved") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_retryable(job, status):
+    if status["state"] == State.DONE and _unsolved(job, status):
+        return
     refused = REFUSED.get(State(status["state"]))
     if refused is not None:
         code, message = refused
@@ -39,7 +55,7 @@ def _changes(seen):
         "max_attempts": attempts + config.max_attempts() - 1,
         "queued_at": now_iso(),
         "started_at": None, "finished_at": None, "heartbeat_at": None,
-        "worker": None, "stage": None, "error": None,
+        "worker": None, "stage": None, "error": None, "solved": None,
         "last_failure": ended,
         "finish_event": None,
         "notify": notify.new_notify(notify_was["url"]) if notify_was else None,
@@ -47,14 +63,15 @@ def _changes(seen):
 
 
 def retry(job_id):
-    """Put an ``error`` or ``cancelled`` job back to ``queued``; its new status."""
+    """Put an ``error``, ``cancelled`` or unsolved ``done`` job back to ``queued``;
+    its new status."""
     job = jobdir.Job(job_id)
     seen = jobdir.read_status(job)
-    _check_retryable(seen)
+    _check_retryable(job, seen)
     changes = _changes(seen)
 
     def unchanged(status):
-        _check_retryable(status)
+        _check_retryable(job, status)
         return status.get("attempts") == seen.get("attempts") and \
             status["state"] == seen["state"]
 

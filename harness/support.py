@@ -299,8 +299,9 @@ def stamp(epoch):
         f".{int(epoch * 1000) % 1000:03d}Z"
 
 
-def job_status(job_id, state, created, started=None, finished=None):
-    """A status.json as the runner leaves it, times in epoch seconds."""
+def job_status(job_id, state, created, started=None, finished=None, solved=True):
+    """A status.json as the runner leaves it, times in epoch seconds (``solved``
+    counts for a done job only)."""
     last = finished or started or created
     return {
         "job_id": job_id, "state": state, "created_at": stamp(created),
@@ -316,6 +317,7 @@ def job_status(job_id, state, created, started=None, finished=None):
                                "thread": "Worker-1"},
         "stage": None, "heartbeat_at": started and stamp(last),
         "error": "the extractor exited with code 3." if state == "error" else None,
+        "solved": solved if state == "done" else None,
         "finish_event": {"pending": False} if finished else None,
     }
 

@@ -51,6 +51,27 @@ def test_no_bench_or_harness_imports_tests(path):
             f"{path.name}:{call.lineno} puts tests/ on sys.path: {ast.unparse(call)}"
 
 
+# Programs in bench/ that are not benchmarks: nothing of theirs is judged.
+HELPERS = {"naive_extractor.py"}
+
+
+@pytest.mark.parametrize("path", [p for p in BENCHES if p.name not in HELPERS],
+                         ids=lambda p: p.name)
+def test_each_bench_judges_its_figures_with_targets_and_exits_by_them(path):
+    """Verdicts come from bench/targets.py, and main's return (finish()'s
+    code) is the exit status: no bench prints its own PASS or forgets to fail."""
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    assert "targets" in set(_imported_roots(tree)), f"{path.name} does not use bench/targets.py"
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    assert any(ast.unparse(call.func).endswith(".finish") for call in calls), \
+        f"{path.name} never calls finish()"
+    assert "sys.exit(main())" in map(ast.unparse, calls), \
+        f"{path.name}: its exit status is not main()'s"
+    assert "'PASS' if" not in text and '"PASS" if' not in text, \
+        f"{path.name} prints a PASS of its own"
+
+
 @pytest.mark.parametrize("path", BENCHES, ids=lambda p: p.name)
 def test_each_bench_has_a_help_that_runs(path):
     proc = subprocess.run([sys.executable, f"bench/{path.name}", "--help"], cwd=REPO,

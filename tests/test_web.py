@@ -11,25 +11,9 @@ from datetime import datetime
 import httpx
 import pytest
 
-from support import REPO, Env, WebServer, free_port, make_png, wait_until
+from support import REPO, Env, free_port, make_png, wait_until
 
 KEY = "s3cret-key"
-
-
-@pytest.fixture
-def server(env, tmp_path):
-    """Start servers through this (extra env as keywords); stopped after the test."""
-    started = []
-    spool = tmp_path / "tmp"
-    spool.mkdir()
-
-    def start(*args, **extra_env):
-        web = WebServer(Env(env, TMPDIR=str(spool), **extra_env), *args)
-        started.append(web)
-        return web
-    yield start
-    for web in started:
-        web.stop()
 
 
 def nova(url, path, args=None, files=None, method="POST"):

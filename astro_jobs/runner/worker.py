@@ -129,6 +129,14 @@ def remember_sequence(job, status, outcome):
         logger.warning("job %s: sequence %s not updated: %s", job.job_id, name, exc)
 
 
+def ended_fields(job, outcome):
+    """status.json's changes when a run ends. ``solved``: "done" with nothing found
+    is an outcome of its own, so the result's verdict goes into the status."""
+    solved = jobdir.result_solved(job) if outcome.state == State.DONE else None
+    return {"finished_at": now_iso(), "error": outcome.error, "stage": None,
+            "solved": solved}
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -161,7 +169,7 @@ class Run:
                                        guard=lambda s: s["state"] == State.QUEUED,
                                        durable=False, started_at=now, heartbeat_at=now,
                                        beat=0, worker=worker, stage=None, error=None,
-                                       finished_at=None)
+                                       finished_at=None, solved=None)
         except BaseException:
             RUNNING.discard(self)
             raise
@@ -236,7 +244,7 @@ class Run:
         # submits the next must find it in its sequence.
         remember_sequence(self.job, status, outcome)
         done = jobdir.transition(self.job, outcome.state, guard=self.owns,
-                                 finished_at=now_iso(), error=outcome.error, stage=None)
+                                 **ended_fields(self.job, outcome))
         if done is None:
             jobdir.append_log(self.job, f"--- {now_iso()} this run no longer owns the job; "
                                         "outcome discarded")

@@ -536,6 +536,16 @@ def check_result(job):
     return ResultFile.VALID if isinstance(result, dict) else ResultFile.NOT_OBJECT
 
 
+def result_solved(job):
+    """Whether the job's result.json says ``"solved": true``; None if it says nothing."""
+    try:
+        with open(job.result_path, "rb") as handle:
+            result = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return result.get("solved") is True if isinstance(result, dict) else None
+
+
 def open_log(job):
     """A descriptor appending to task.log, for an extractor's stdout and stderr."""
     try:
