@@ -40,6 +40,8 @@ sys.path.insert(0, str(REPO))
 from harness.frames import make_sequence  # noqa: E402
 from harness.support import CORPUS, Consumer, scrubbed_env  # noqa: E402
 
+from targets import Verdicts  # noqa: E402
+
 BASE = "368da64"
 HINTED_S = STARLIST_S = SEQUENCE_S = 0.25
 CPU_RATIO, RATE_RATIO, RSS_GROWTH, UNSOLVABLE_S = 0.5, 2.0, 1.10, 10.0
@@ -246,48 +248,28 @@ def bench(work, base_checkout, args):
 
 
 def report(figures, rss50, rss_n, solves):
-    """Print every figure with its target; 0 if all are met, 1 otherwise."""
+    """Print every figure, then each target's verdict; the exit code."""
     base, new = ({k: v.get(side) for k, v in figures.items()} for side in ("base", "new"))
-    checks = [
-        ("hinted solve, s", new["hinted"], "<= %.2f" % HINTED_S, _at_most(new["hinted"], HINTED_S)),
-        ("star-list job, s", new["star list"], "<= %.2f" % STARLIST_S,
-         _at_most(new["star list"], STARLIST_S)),
-        ("sequence, s per frame after the first", new["sequence"], "<= %.2f" % SEQUENCE_S,
-         _at_most(new["sequence"], SEQUENCE_S)),
-        ("unsolvable, s", new["unsolvable"], "<= %.0f" % UNSOLVABLE_S,
-         _at_most(new["unsolvable"], UNSOLVABLE_S)),
-        ("CPU s/image, new / base", _ratio(new["CPU s/image"], base["CPU s/image"]),
-         "<= %.2f" % CPU_RATIO, _at_most(_ratio(new["CPU s/image"], base["CPU s/image"]),
-                                         CPU_RATIO)),
-        ("images/min, new / base", _ratio(new["images/min"], base["images/min"]),
-         ">= %.1f" % RATE_RATIO, _at_least(_ratio(new["images/min"], base["images/min"]),
-                                           RATE_RATIO)),
-        (f"warm RSS after {solves} / after 50 solves", _ratio(rss_n, rss50),
-         "<= %.2f" % RSS_GROWTH, _at_most(_ratio(rss_n, rss50), RSS_GROWTH)),
-    ]
     print("%-24s %10s %10s" % ("figure", "base", "new"))
     for name in figures:
         print("%-24s %10s %10s" % (name, _fmt(base[name]), _fmt(new[name])))
     print("warm RSS: %s kB after 50 solves, %s kB after %d" % (rss50, rss_n, solves))
-    print()
-    for name, value, target, ok in checks:
-        print("%-42s %8s  target %-7s %s" % (name, _fmt(value), target,
-                                             "PASS" if ok else "FAIL"))
-    ok = all(check[3] for check in checks)
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    verdicts = Verdicts("bench/warm.py")
+    verdicts.at_most("hinted solve, submit-to-done", new["hinted"], HINTED_S, "s")
+    verdicts.at_most("star-list job, submit-to-done", new["star list"], STARLIST_S, "s")
+    verdicts.at_most("sequence, per frame after the first", new["sequence"], SEQUENCE_S, "s")
+    verdicts.at_most("unsolvable, submit-to-done", new["unsolvable"], UNSOLVABLE_S, "s")
+    verdicts.at_most("CPU s per image, new / base",
+                     _ratio(new["CPU s/image"], base["CPU s/image"]), CPU_RATIO)
+    verdicts.at_least("images per minute, new / base",
+                      _ratio(new["images/min"], base["images/min"]), RATE_RATIO)
+    verdicts.at_most(f"warm RSS after {solves} / after 50 solves", _ratio(rss_n, rss50),
+                     RSS_GROWTH)
+    return verdicts.finish()
 
 
 def _ratio(a, b):
     return None if a is None or not b else a / b
-
-
-def _at_most(value, limit):
-    return value is not None and value <= limit
-
-
-def _at_least(value, limit):
-    return value is not None and value >= limit
 
 
 def _fmt(value):
