@@ -121,7 +121,7 @@ def test_api_key_restricts_login_and_sessions(env, server, images):
     assert doc["status"] == "error" and "no session" in doc["errormessage"]
     doc, _ = upload(first.url, None, images("ok"))
     assert doc["status"] == "error"
-    # Another server with the same key honours the session: nothing is stored.
+    # Another server sharing JOBS_DIR honours the session.
     doc, _ = upload(second.url, session, images("ok"))
     assert doc["status"] == "success", doc
     assert len(job_folders(env)) == 1

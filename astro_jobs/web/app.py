@@ -21,6 +21,7 @@ from .nova import uploads
 from .nova.ids import IdMap
 from .nova.reply import json_reply
 from .operator import actions, pages
+from .throttle import Throttled
 
 logger = logging.getLogger("astro_jobs.web")
 BOTH = ["GET", "POST"]
@@ -109,8 +110,12 @@ def http_status_of(exc):
         return 404
     if isinstance(exc, uploads.TooLarge):
         return 413
+    if isinstance(exc, uploads.Busy):
+        return 503
     if isinstance(exc, pages.Forbidden):
         return 403
+    if isinstance(exc, Throttled):
+        return 429
     # nova answers a refused request with HTTP 200 and status "error"; pages say 400.
     return 200 if isinstance(exc, BadInput) else 500
 
@@ -119,7 +124,10 @@ async def on_astro_jobs_error(request, exc):
     http_status = http_status_of(exc)
     if http_status == 200 and _page_path(request):
         http_status = 400
-    return _reply(request, exc.message, http_status, exc.code)
+    reply = _reply(request, exc.message, http_status, exc.code)
+    if "retry_after" in exc.details:
+        reply.headers["Retry-After"] = str(exc.details["retry_after"])
+    return reply
 
 
 async def on_http_error(request, exc):

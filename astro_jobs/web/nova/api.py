@@ -34,18 +34,27 @@ async def _request_args(request):
     return nova.parse_request_json(form.fields.get("request-json"))
 
 
-def _require_session(args):
+def check_session(args):
+    """NovaError unless ``args`` hold a live session (any session, without a key)."""
     if "session" not in args:
         raise NovaError('no "session" in JSON.')
     if not auth.valid_session(args["session"]):
         raise NovaError(f'no session with key "{str(args["session"])[:64]}"')
 
 
+async def _require_session(args):
+    await run_in_threadpool(check_session, args)
+
+
+def client_address(request):
+    return request.client.host if request.client else None
+
+
 async def login(request):
     args = await _request_args(request)
     if args.get("apikey") is None:
         raise NovaError('need "apikey"')
-    session = auth.login(args["apikey"])
+    session = await run_in_threadpool(auth.login, args["apikey"], client_address(request))
     if session is None:
         raise NovaError("bad apikey")
     return success(message="authenticated user: astro-jobs", session=session)
@@ -60,10 +69,24 @@ async def url_upload(request):
 
 
 async def _upload(request, from_url):
-    form = await uploads.read_form(request)
+    async with uploads.SLOTS:
+        return await _receive(request, from_url)
+
+
+def _session_first(fields):
+    """Refuse an upload before its file is stored unless request-json, sent before
+    the file as nova's clients do, holds a live session."""
+    if "request-json" in fields:
+        check_session(nova.parse_request_json(fields["request-json"]))
+    elif config.api_key() is not None:
+        raise NovaError('send "request-json" with the session before the file')
+
+
+async def _receive(request, from_url):
+    form = await uploads.read_form(request, before_file=_session_first)
     try:
         args = nova.parse_request_json(form.fields.get("request-json"))
-        _require_session(args)
+        await _require_session(args)
         options = nova.submit_params(args)
         if "x" in args and "y" in args:
             job_id, digest = await run_in_threadpool(_submit_xy, args, options)
@@ -138,14 +161,14 @@ def local_path(url):
 
 async def myjobs(request):
     """Every job the API created (one user here: the key's holder)."""
-    _require_session(await _request_args(request))
+    await _require_session(await _request_args(request))
     numbers = await run_in_threadpool(request.app.state.ids.numbers)
     return success(jobs=numbers)
 
 
 async def submission_images(request):
     args = await _request_args(request)
-    _require_session(args)
+    await _require_session(args)
     try:
         number = int(args.get("subid"))
     except (TypeError, ValueError):
