@@ -55,7 +55,7 @@ def parse_request_json(text):
         args = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int,
                           parse_float=_finite_float)
     except (ValueError, RecursionError):
-        raise NovaError(f"failed to parse JSON: {text[:200]!r}") from None
+        raise NovaError(f'failed to parse JSON: "{text[:200]}"') from None
     if not isinstance(args, dict):
         raise NovaError("request-json must hold a JSON object")
     return args
@@ -135,7 +135,8 @@ def pointing(args):
 
 
 def source_list(args):
-    """(rows of x, y) and (width, height) of a url_upload with x and y lists."""
+    """The (x, y) rows of an upload with ``x`` and ``y`` lists (the image size:
+    ``starlists.image_size``)."""
     xs, ys = args.get("x"), args.get("y")
     if not isinstance(xs, list) or not isinstance(ys, list):
         raise NovaError('Failed to parse JSON "x" and "y" values -- should be lists of floats')
@@ -150,7 +151,4 @@ def source_list(args):
                         'floats') from None
     if not all(math.isfinite(v) for row in rows for v in row):
         raise NovaError('"x" and "y" values must be finite numbers')
-    width, height = _typed(args, "image_width", int), _typed(args, "image_height", int)
-    if not width or not height:
-        raise NovaError("a source list needs image_width and image_height")
-    return rows, (width, height)
+    return rows

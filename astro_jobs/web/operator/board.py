@@ -179,13 +179,16 @@ def build(params, visible=list):
 
 
 def _solved_recent(statuses):
-    """(row, result) of the most recent solved jobs, for the sky map."""
-    found = []
-    for status in statuses:
-        if len(found) >= SKY_RECENT:
-            break
-        if outcome(status) == "solved":
-            result = _result(status)
-            if result is not None:
-                found.append((status, result))
-    return found
+    """(status, result) of the most recent solved jobs, for the sky map."""
+    solved = [s for s in statuses if outcome(s) == "solved"][:SKY_RECENT]
+    found = ((s, _calibration(s["job_id"], s.get("updated_at"))) for s in solved)
+    return [(status, {"calibration": cal}) for status, cal in found if cal]
+
+
+@functools.lru_cache(maxsize=SKY_RECENT * 2)
+def _calibration(job_id, _updated_at):
+    """A solved job's calibration (cached: it changes only with ``updated_at``)."""
+    try:
+        return api.result(job_id).get("calibration")
+    except (AstroJobsError, ValueError, AttributeError):
+        return None
