@@ -3,9 +3,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from ..process import describe_exit
 from ..store.jobdir import ResultFile
 from ..store.states import State
-from .process import describe_exit
 
 
 class StopReason(str, Enum):

@@ -19,7 +19,7 @@ TERMINAL = frozenset({State.DONE, State.ERROR, State.CANCELLED})
 
 # processing -> queued is recovery: the worker died or was interrupted.
 # queued -> error is a job that cannot even start (its attempts ran out).
-# error/cancelled -> queued is an operator's retry (retrying.py), nothing else.
+# error/cancelled -> queued is an operator's retry (api.retry), nothing else.
 TRANSITIONS = {
     State.QUEUED: {State.PROCESSING, State.CANCELLED, State.ERROR},
     State.PROCESSING: {State.DONE, State.ERROR, State.CANCELLED, State.QUEUED},

@@ -1,13 +1,12 @@
 """The files of a job, by nova's paths (integer ids) and the operator's (job ids).
 
 Only what the extractor listed in result.json's ``files`` is served, and
-``jobdir`` checks that each stays inside the job's output/.
+``api.output_path`` checks that each stays inside the job's output/.
 """
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from .. import api
 from ..errors import JobNotFound
-from ..store import jobdir
 from . import present
 from .nova import api as novaapi
 from .operator import thumbnails
@@ -23,7 +22,7 @@ KINDS = {
 def _serve(status, kind):
     result = present.done_result(status) or {}
     name = (result.get("files") or {}).get(kind)
-    path = jobdir.output_file(jobdir.Job(status["job_id"]), name)
+    path = api.output_path(status["job_id"], name)
     if path is None:
         raise JobNotFound(f"job {status['job_id']} has no {kind} file", code="file_not_found")
     media_type, download = KINDS[kind]
@@ -37,8 +36,8 @@ INPUT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
 
 
 def _input(status):
-    job, info = jobdir.Job(status["job_id"]), status.get("input") or {}
-    path = job.input_file(status)
+    info = status.get("input") or {}
+    path = api.input_path(status)
     media_type = INPUT_TYPES.get(info.get("format"), "application/octet-stream")
     inline = media_type in ("image/jpeg", "image/png", "text/csv")
     return FileResponse(path, media_type=media_type, filename=info.get("file"),
@@ -48,7 +47,7 @@ def _input(status):
 def _thumbnail(status):
     result = present.done_result(status) or {}
     name = (result.get("files") or {}).get("annotated")
-    data = thumbnails.thumbnail(jobdir.Job(status["job_id"]), name) if name else None
+    data = thumbnails.thumbnail(status["job_id"], name) if name else None
     if data is None:
         raise JobNotFound(f"job {status['job_id']} has no annotated image",
                           code="file_not_found")

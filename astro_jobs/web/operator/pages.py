@@ -16,7 +16,6 @@ from starlette.templating import Jinja2Templates
 
 from ... import api
 from ...errors import BadInput
-from ...store.states import State
 from .. import auth, present
 from ..nova import uploads
 
@@ -61,13 +60,13 @@ def _context(request, **extra):
     session = request.cookies.get(auth.COOKIE)
     return {"can_change": auth.may_change(session), "key_set": auth.needs_login(),
             "logged_in": auth.valid_session(session) and auth.needs_login(),
-            "states": [s.value for s in State], **extra}
+            "states": [s.value for s in api.State], **extra}
 
 
 def dashboard(request):
     jobs = api.list_jobs(limit=ALL_JOBS)
     counts = Counter(s["state"] for s in jobs)
-    running = [row(s) for s in jobs if s["state"] == State.PROCESSING]
+    running = [row(s) for s in jobs if s["state"] == api.State.PROCESSING]
     recent = [row(s) for s in jobs[:RECENT]]
     return templates.TemplateResponse(request, "index.html", _context(
         request, counts=counts, running=running, recent=recent, total=len(jobs)))
@@ -82,7 +81,7 @@ def job_page(request):
         result_json=json.dumps(result, indent=1) if result is not None else None,
         log=api.logs(status["job_id"], LOG_LINES),
         files=sorted(((result or {}).get("files") or {}).items()),
-        terminal=status["state"] in (State.DONE, State.ERROR, State.CANCELLED)))
+        terminal=status["state"] in (api.State.DONE, api.State.ERROR, api.State.CANCELLED)))
 
 
 def _check_change(request):

@@ -8,26 +8,26 @@ modification time (a re-run job gets a new one).
 import functools
 import io
 
-from ...store import jobdir
+from ... import api
 
 WIDTH = 360
 CACHED = 512
 
 
-def thumbnail(job, name):
+def thumbnail(job_id, name):
     """JPEG bytes of a ``WIDTH``-wide copy of output file ``name``, or None."""
-    path = jobdir.output_file(job, name)
+    path = api.output_path(job_id, name)
     if path is None:
         return None
     info = path.stat()
-    return _make(job.job_id, name, info.st_mtime_ns, info.st_size)
+    return _make(job_id, name, info.st_mtime_ns, info.st_size)
 
 
 @functools.lru_cache(maxsize=CACHED)
 def _make(job_id, name, _mtime_ns, size):
     from PIL import Image  # the server extra's; only the page's cards need it
 
-    data = jobdir.read_output_head(jobdir.Job(job_id), name, size)
+    data = api.output_head(job_id, name, size)
     if data is None:
         return None
     with Image.open(io.BytesIO(data)) as image:
