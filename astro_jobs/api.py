@@ -72,19 +72,25 @@ def _open_image(path, what="image"):
 
 
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
-           timeout=None, priority=None, hints=None, notify=None):
+           timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None,
+           hints=None, notify=None, private=False):
     """Queue ``image`` for analysis; return the new job id.
 
+    ``ra``, ``dec`` (degrees) and ``radius`` (degrees, default 2): where the
+    field centre is thought to be; tried first, then the blind search.
+    ``sequence``: a name shared by the frames of one session; each frame
+    first tries where the last solved frame of its sequence pointed.
     ``hints``: solver hints the extractor's contract has no flag for yet
     (nova's ``center_ra``, ``parity``, ...), kept in the job's params.
     ``notify``: a URL that gets the final status POSTed when the job ends
-    (default ASTRO_JOBS_NOTIFY_URL).
+    (default ASTRO_JOBS_NOTIFY_URL). ``private``: ``astro-jobs serve`` shows
+    the job only to a session of its API key (nova's ``publicly_visible: "n"``).
     """
     from .intake.images import inspect  # only submit parses images (keeps status light)
 
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
-                              priority)
-    checked.update(_hints(hints))
+                              priority, ra, dec, radius, sequence)
+    checked.update(_hints(hints), **_private(private))
     return _publish(image, "image", checked, _webhook_url(notify), lambda fd: _safe_name(image),
                     lambda copy: inspect(copy, config.max_image_pixels()))
 
@@ -128,7 +134,14 @@ def _hints(hints):
     return {"hints": dict(hints)}
 
 
-def submit_sources(sources, width, height, *, hints=None, notify=None, **options):
+def _private(private):
+    if not isinstance(private, bool):
+        raise InvalidParameter("{private} must be True or False")
+    return {"private": True} if private else {}
+
+
+def submit_sources(sources, width, height, *, hints=None, notify=None, private=False,
+                   **options):
     """Queue a star list for solving (no star detection); return the new job id.
 
     ``sources``: a CSV of ``x,y[,flux]`` or an astrometry.net ``.xyls`` table,
@@ -138,7 +151,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, **options
     from .intake import starlists as sourcelist
 
     checked = params.validate(**options)
-    checked.update(_hints(hints))
+    checked.update(_hints(hints), **_private(private))
     webhook_url = _webhook_url(notify)
     for name, value in (("width", width), ("height", height)):
         if value is None:
@@ -202,6 +215,22 @@ def result_bytes(job_id):
 def result(job_id):
     """The extractor's result of a done job, as a dict."""
     return json.loads(result_bytes(job_id))
+
+
+NO_EXPLANATION = "the extractor found no solution and gave no reason"
+
+
+def unsolved_explanation(status):
+    """Why a done job found no solution: the result's sentence. None unless the job
+    is done with ``"solved": false``."""
+    if status.get("state") != State.DONE or status.get("solved") is not False:
+        return None
+    try:
+        found = result(status["job_id"])
+    except (AstroJobsError, ValueError):
+        return NO_EXPLANATION
+    explanation = found.get("explanation") if isinstance(found, dict) else None
+    return explanation if isinstance(explanation, str) and explanation else NO_EXPLANATION
 
 
 def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):
@@ -311,15 +340,28 @@ def prune(older_than):
 # -- retry: a new attempt of the same job (same id, input and parameters) ---------
 
 RETRY_REFUSED = {
-    State.DONE: ("already_done", "the job is done; only a job that ended in error or "
-                                 "was cancelled can be retried"),
+    State.DONE: ("already_done", "the job solved; only a job that did not solve, ended "
+                                 "in error or was cancelled can be retried"),
     State.QUEUED: ("already_queued", "the job is queued already; it will run"),
     State.PROCESSING: ("still_processing", "the job is running; cancel it first to "
                                            "retry it"),
 }
 
 
-def _check_retryable(status):
+def _unsolved(job, status):
+    """Whether a done job did not solve: status.json's ``solved`` when it has one,
+    else its result.json's."""
+    if status.get("solved") is not None:
+        return status["solved"] is False
+    try:
+        return json.loads(jobdir.read_result_bytes(job)).get("solved") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_retryable(job, status):
+    if status["state"] == State.DONE and _unsolved(job, status):
+        return
     refused = RETRY_REFUSED.get(State(status["state"]))
     if refused is not None:
         code, message = refused
@@ -327,7 +369,8 @@ def _check_retryable(status):
 
 
 def retry(job_id):
-    """Run a job that ended in error or was cancelled again; its new status.
+    """Run a job that ended in error, was cancelled or did not solve again; its new
+    status.
 
     ``attempts`` + 1, a fresh budget of ASTRO_JOBS_MAX_ATTEMPTS for crashes,
     the webhook armed again, and a line in task.log; ``last_failure`` keeps
@@ -335,11 +378,11 @@ def retry(job_id):
     """
     job = Job(job_id)
     seen = jobdir.read_status(job)
-    _check_retryable(seen)
+    _check_retryable(job, seen)
     changes = record.retried(seen)
 
     def unchanged(status):
-        _check_retryable(status)
+        _check_retryable(job, status)
         return status.get("attempts") == seen.get("attempts") and \
             status["state"] == seen["state"]
 
@@ -367,6 +410,14 @@ def _enqueue_or_restore(job, seen, status, changes):
             raise
         raise StorageError(f"the queue refused the job: {exc.__class__.__name__}: {exc}",
                            code="queue_unavailable") from None
+
+
+def activity(hours=24, now=None):
+    """Jobs that ended in each of the last ``hours`` clock hours (solved, unsolved,
+    error, cancelled), oldest first: a night at a glance."""
+    from .report.stats import activity as per_hour
+
+    return per_hour(now, params.number("hours", hours, int, 1, 24 * 31))
 
 
 def stats(now=None):

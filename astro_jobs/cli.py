@@ -82,6 +82,12 @@ def cli():
 @click.option("--downsample", metavar="INTEGER", help="solve-field's downsample factor (1-64).")
 @click.option("--timeout", metavar="SECONDS", help="Wall-clock limit of the job (600).")
 @click.option("--priority", metavar="INTEGER", help="Higher runs first, -1000 to 1000 (0).")
+@click.option("--ra", metavar="DEGREES", help="Where the field centre is thought to be: RA.")
+@click.option("--dec", metavar="DEGREES", help="... and Dec (with --ra).")
+@click.option("--radius", metavar="DEGREES",
+              help="How far off --ra/--dec the centre may be (2); tried first, then blind.")
+@click.option("--sequence", metavar="NAME",
+              help="Frames of one session: each first tries where the last solved one pointed.")
 @click.option("--notify", metavar="URL",
               help="POST the final status here when the job ends (http or https; "
                    "default ASTRO_JOBS_NOTIFY_URL).")
@@ -94,6 +100,8 @@ def submit(image, sources, width, height, **params):
       {"ok": true, "job_id": "9b1c..."}
       astro-jobs submit --image m42.jpg --notify https://backend.example/hooks/astro
       astro-jobs submit --sources stars.csv --width 3000 --height 2000
+      astro-jobs submit --image m42.jpg --ra 83.8 --dec -5.4 --radius 1
+      astro-jobs submit --image frame-0042.fits --sequence m42-2026-12-02
     """
     if (image is None) == (sources is None):
         raise click.UsageError("give --image or --sources (one of them)")
@@ -162,7 +170,7 @@ def wait(job_id, timeout):
     except BaseException:
         progress.close()
         raise
-    progress.close(final)
+    progress.close(final, unsolved=api.unsolved_explanation(final))
     ok(**final)
 
 
@@ -259,8 +267,8 @@ def doctor():
 @cli.command()
 @job_id_option
 def retry(job_id):
-    """Queue a job that ended in error or was cancelled again (same input and
-    parameters, a new attempt).
+    """Queue a job that ended in error, was cancelled or did not solve again
+    (same input and parameters, a new attempt).
 
     \b
     Example:
@@ -327,7 +335,7 @@ def serve(host, port, cert, key):
         return fail(f"cannot listen on {host}:{port}: {exc.strerror}", "cannot_listen", 1)
     ok(url=server.url_of(sock, cert is not None))
     sys.stdout.flush()
-    server.run(sock, cert, key)
+    server.run(sock, cert, key, host)
 
 
 def main(argv=None):

@@ -103,6 +103,23 @@ def api_key():
     return _env("ASTRO_JOBS_API_KEY")
 
 
+def allowed_hosts():
+    """Names besides localhost and the listen address that ``astro-jobs serve``
+    answers to (its public name behind a proxy); ``*`` turns the check off."""
+    raw = _env("ASTRO_JOBS_ALLOWED_HOSTS", "")
+    return {name.strip().lower().rstrip(".") for name in raw.split(",") if name.strip()}
+
+
+def session_ttl_seconds():
+    """How long a session of the API key lives (``astro-jobs serve``)."""
+    return _number("ASTRO_JOBS_SESSION_TTL", 86400.0, float, 1.0)
+
+
+def max_uploads():
+    """Uploads ``astro-jobs serve`` receives at once; one more is answered 503."""
+    return _number("ASTRO_JOBS_MAX_UPLOADS", 8, int, 1)
+
+
 def url_upload_dirs():
     """Folders whose files ``astro-jobs serve`` accepts as file:// url_upload."""
     raw = _env("ASTRO_JOBS_URL_UPLOAD_DIRS", "")

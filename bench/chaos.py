@@ -19,7 +19,8 @@ Then checks every job: terminal (none lost); a ``done`` job's result was
 written by the run its status names (job, attempt, consumer instance: no
 foreign outcome); no job's extractor ran more often than its attempt count
 (a ledger the stand-in extractor keeps, one line per run). Prints the
-figures; exit status 0 only if all three are 0.
+figures and their targets (bench/targets.py); exit status 0 only if all
+three are 0.
 """
 import argparse
 import json
@@ -33,8 +34,11 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from support import TERMINAL, Consumer, RedisServer, make_png, scrubbed_env, submit_many  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(REPO))
+from harness.support import TERMINAL, Consumer, RedisServer, make_png, scrubbed_env, submit_many  # noqa: E402
+
+from targets import Verdicts  # noqa: E402
 
 KINDS = ("consumer", "extractor", "claim", "writing", "recovery")
 # Errors a job may end in here: its extractor was one we killed, or its
@@ -234,10 +238,12 @@ def report(env, ledger, ids, kills, landed, elapsed):
         f"{kind} {landed[kind]}/{landed[kind + ' aimed']}" for kind in KINDS[2:]))
     print(f"states: {dict(states)}, re-runs after a kill: {attempts - len(ids)}, "
           f"outcomes refused to a run that lost its job: {refused}")
-    print(f"lost: {problems['lost']}, foreign outcomes: {problems['foreign']}, "
-          f"over-run jobs: {problems['over-run']}, drain time: {elapsed:.1f} s")
+    print(f"drain time: {elapsed:.1f} s")
     print("\n".join(details[:20]))
-    return sum(problems.values())
+    verdicts = Verdicts("bench/chaos.py")
+    for problem in ("lost", "foreign", "over-run"):
+        verdicts.equal(f"{problem} jobs", problems[problem], 0)
+    return verdicts.finish()
 
 
 def run(args, env, ledger, rng):
@@ -297,7 +303,7 @@ def main():
             server = RedisServer(tmp / "redis")
             env["ASTRO_JOBS_QUEUE_URL"] = server.url
         try:
-            return 1 if run(args, env, ledger, rng) else 0
+            return run(args, env, ledger, rng)
         finally:
             if server is not None:
                 server.stop()

@@ -21,10 +21,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from astro_jobs.timefmt import parse_iso as epoch  # noqa: E402
-
-from support import (  # noqa: E402
+from harness.support import (  # noqa: E402
     Consumer,
     cpu_seconds,
     make_png,
@@ -33,6 +33,8 @@ from support import (  # noqa: E402
     scrubbed_env,
     submit_many,
 )
+
+from targets import Verdicts  # noqa: E402
 
 TARGET = 0.8
 WORKERS = 2
@@ -110,9 +112,8 @@ def main():
         consumer.stop()
     after, cpu2 = back_to_back(extractor, image, work / "runs", runs, env)
     parallel = side_by_side(extractor, image, work / "runs", runs, env)
-    ok = report(args.jobs, statuses, before + after, (cpu1 + cpu2) / 2, consumer_cpu,
-                parallel, env)
-    return 0 if ok else 1
+    return report(args.jobs, statuses, before + after, (cpu1 + cpu2) / 2, consumer_cpu,
+                  parallel, env)
 
 
 def report(count, statuses, extractor_times, extractor_cpu, consumer_cpu, parallel, env):
@@ -122,7 +123,6 @@ def report(count, statuses, extractor_times, extractor_cpu, consumer_cpu, parall
     span = max(e for _, e in spans) - min(s for s, _ in spans)
     rate, mean = len(spans) / span, statistics.mean(extractor_times)
     ratio, peak = rate / (WORKERS / mean), max_overlap(spans)
-    ok = ratio >= TARGET and states.get("done") == count and peak <= WORKERS
     print(f"Drain: {count} queued instant jobs on {WORKERS} workers; states {dict(states)}")
     print(f"  extractor back to back: mean {mean * 1000:.1f} ms over {len(extractor_times)} "
           f"runs, CPU {extractor_cpu * 1000:.1f} ms a run; consumer CPU "
@@ -131,11 +131,13 @@ def report(count, statuses, extractor_times, extractor_cpu, consumer_cpu, parall
           "finish {:.1f} ms, finish -> next claim {:.1f} ms".format(
               *where_time_goes(env, statuses)))
     print(f"  drain {rate:.1f} jobs/s, floor {WORKERS} / mean = {WORKERS / mean:.1f} jobs/s, "
-          f"ratio {ratio:.2f} (target >= {TARGET}); {WORKERS} bare extractors side by side "
-          f"{parallel:.1f} jobs/s, drain / that = {rate / parallel:.2f}")
-    print(f"  most jobs running at once: {peak} (target <= {WORKERS})  "
-          f"{'PASS' if ok else 'FAIL'}")
-    return ok
+          f"{WORKERS} bare extractors side by side {parallel:.1f} jobs/s, drain / that = "
+          f"{rate / parallel:.2f}")
+    verdicts = Verdicts("bench/drain.py")
+    verdicts.at_least("drain / floor", ratio, TARGET, digits=2)
+    verdicts.equal("jobs not done", count - states.get("done", 0), 0)
+    verdicts.at_most("most jobs running at once", peak, WORKERS)
+    return verdicts.finish()
 
 
 if __name__ == "__main__":

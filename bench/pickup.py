@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support import (  # noqa: E402
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness.support import (  # noqa: E402
     Consumer,
     cpu_seconds,
     make_png,
@@ -27,6 +28,8 @@ from support import (  # noqa: E402
     python_snippet,
     scrubbed_env,
 )
+
+from targets import Verdicts  # noqa: E402
 
 TARGET_PICKUP_S = 0.25
 TARGET_IDLE_CPU = 0.02
@@ -97,7 +100,7 @@ def main():
     base = procfile_worker_command()
     print(f"Procfile: {base}")
     print(f"  {'polling':38s} {'idle CPU':>9s} {'1st':>9s} {'median':>9s} {'max':>9s}  n")
-    ok = True
+    verdicts = Verdicts("bench/pickup.py")
     for index, (name, flags) in enumerate(POLLING[:1] if args.no_tradeoff else POLLING):
         main_line = flags is None
         cpu, lat = measure(work, f"p{index}", base if main_line else with_polling(base, *flags),
@@ -107,11 +110,11 @@ def main():
         print(f"  {name:38s} {cpu * 100:8.2f}% {lat[0] * 1000:7.0f}ms {med * 1000:7.0f}ms "
               f"{max(lat) * 1000:7.0f}ms  {len(lat)}", flush=True)
         if main_line:
-            ok = med <= TARGET_PICKUP_S and cpu <= TARGET_IDLE_CPU
-            print(f"    pickup median {med * 1000:.0f} ms (target <= "
-                  f"{TARGET_PICKUP_S * 1000:.0f} ms); idle CPU {cpu * 100:.2f}% (target <= "
-                  f"{TARGET_IDLE_CPU * 100:.0f}%)  {'PASS' if ok else 'FAIL'}")
-    return 0 if ok else 1
+            verdicts.at_most("pickup median (Procfile)", med * 1000, TARGET_PICKUP_S * 1000,
+                             unit="ms", digits=0)
+            verdicts.at_most("idle CPU (Procfile)", cpu * 100, TARGET_IDLE_CPU * 100,
+                             unit="% of a core", digits=2)
+    return verdicts.finish()
 
 
 if __name__ == "__main__":

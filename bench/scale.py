@@ -14,6 +14,8 @@ them; the CPU figure printed shows how far that is from being the limit.
 Throughput = jobs / (last finished_at - first created_at): submits are made
 while the consumers already wait on the queue (BZPOPMIN), so it includes
 pickup, claim, the extractor's process start and the status writes.
+Target: two nodes / one node >= 1.7 (ideal 2; the fixed cost per job weighs
+more the shorter the job), every job done.
 """
 import argparse
 import os
@@ -23,10 +25,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# Run as `python bench/NAME.py`: harness/ sits at the checkout's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from astro_jobs.timefmt import parse_iso as epoch  # noqa: E402
-
-from support import (  # noqa: E402
+from harness.support import (  # noqa: E402
     Consumer,
     Env,
     RedisServer,
@@ -36,6 +38,10 @@ from support import (  # noqa: E402
     submit_many,
     wait_until,
 )
+
+from targets import Verdicts  # noqa: E402
+
+TARGET_SPEEDUP = 1.7
 
 
 def run_scenario(redis, root, nodes, workers, jobs, tenths):
@@ -56,8 +62,6 @@ def run_scenario(redis, root, nodes, workers, jobs, tenths):
             consumer.stop()
     cpu_after = os.times()
     states = Counter(s["state"] for s in final)
-    if states != {"done": jobs}:
-        raise SystemExit(f"not every job ended done: {dict(states)}")
     window = max(epoch(s["finished_at"]) for s in final) - min(epoch(s["created_at"])
                                                               for s in final)
     cpu = (cpu_after.children_user + cpu_after.children_system
@@ -69,7 +73,9 @@ def run_scenario(redis, root, nodes, workers, jobs, tenths):
         "jobs_per_s": jobs / window,
         "ideal_per_s": nodes * workers / (tenths / 10),
         "cpu_s_per_job": cpu / jobs,
-        "per_node": dict(sorted(Counter(s["worker"]["node"] for s in final).items())),
+        "per_node": dict(sorted(Counter((s["worker"] or {}).get("node") for s in final)
+                                .items())),
+        "not_done": jobs - states.get("done", 0),
     }
 
 
@@ -103,9 +109,13 @@ def main():
               + ", ".join(f"{k}: {v}" for k, v in r["per_node"].items()))
     one, two = results
     busy = two["cpu_s_per_job"] * two["jobs_per_s"] / (cores or 1)
-    print(f"two nodes / one node: {two['jobs_per_s'] / one['jobs_per_s']:.2f}x "
-          f"(ideal 2.00x); the two-node run kept the {cores} cores about {busy:.0%} busy")
+    print(f"the two-node run kept the {cores} cores about {busy:.0%} busy")
+    verdicts = Verdicts("bench/scale.py")
+    verdicts.at_least("two nodes / one node (ideal 2.00)",
+                      two["jobs_per_s"] / one["jobs_per_s"], TARGET_SPEEDUP, digits=2)
+    verdicts.equal("jobs not done", one["not_done"] + two["not_done"], 0)
+    return verdicts.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

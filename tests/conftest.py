@@ -3,7 +3,7 @@ import signal
 
 import pytest
 
-from support import make_png, scrubbed_env
+from support import Env, WebServer, make_png, scrubbed_env
 
 
 @pytest.fixture
@@ -40,6 +40,22 @@ def consumers():
             consumer.proc.wait(10)
         if not consumer.log.closed:
             consumer.log.close()
+
+
+@pytest.fixture
+def server(env, tmp_path):
+    """Start servers through this (extra env as keywords); stopped after the test."""
+    started = []
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+
+    def start(*args, **extra_env):
+        web = WebServer(Env(env, TMPDIR=str(spool), **extra_env), *args)
+        started.append(web)
+        return web
+    yield start
+    for web in started:
+        web.stop()
 
 
 # -- never skip -----------------------------------------------------------------

@@ -5,6 +5,8 @@ It follows the extractor contract; what it does is chosen by the name of
 the image it is given (the tests submit copies named after the behaviour):
 
     ok          write a small result.json and exit 0
+    unsolved    write a result.json of an image that did not solve, exit 0
+    sky         write a solved result.json with a calibration (Ursa Major)
     fail        print to stderr and exit 3
     hang        sleep for two minutes
     garbage     write a result.json that is not JSON
@@ -109,6 +111,14 @@ def main():
     print(f"stand-in extractor: mode {mode}", flush=True)
     if mode == "ok":
         write_result(args.output)
+    elif mode == "sky":
+        write_result(args.output, {"calibration": {
+            "ra": 187.184406, "dec": 56.710979, "radius_deg": 20.3771, "ra_hms": "12:28:44.258",
+            "dec_dms": "+56:42:39.524", "pixscale_arcsec": 170.789, "orientation_deg": 58.5,
+            "parity": "negative", "field_width_deg": 33.14, "field_height_deg": 23.72}})
+    elif mode == "unsolved":
+        write_result(args.output, {"solved": False, "reason": "no_match_in_scale_range",
+                                   "explanation": "No match among the stars found."})
     elif mode == "fail":
         print("something went wrong: line one", file=sys.stderr)
         print("the final complaint", file=sys.stderr)

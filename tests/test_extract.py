@@ -4,7 +4,7 @@ Corpus images live in tests/data/corpus (see its CREDITS). Variants (PNG,
 16-bit grey and colour TIFF, FITS, rescaled, rotated/mirrored/cropped,
 EXIF-tagged) are made from the corpus in tmp_path; synthetic fields (narrow,
 crowded, with a header WCS) are rendered from the index files' own stars
-(tests/skyfield.py). A missing solver or corpus fails, never skips.
+(harness/skyfield.py). A missing solver or corpus fails, never skips.
 """
 import json
 import os
@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 import pytest
-import skyfield
 from astropy.io import fits
 from astropy.wcs import WCS
 from PIL import Image
+
+from harness import skyfield
 
 from support import CORPUS, REPO, separation_deg
 
@@ -103,9 +104,18 @@ def test_jpeg_solves_blind_with_full_result(tmp_path):
     assert doc["stars"]["detected"] > 50 and doc["stars"]["matched"] > 5
     assert doc["solver"]["index"].startswith("index-tycho2")
     out = tmp_path / "out"
-    assert doc["files"] == {"wcs": "wcs.fits", "annotated": "annotated.png", "corr": "corr.fits"}
+    assert doc["files"] == {"wcs": "wcs.fits", "annotated": "annotated.png", "corr": "corr.fits",
+                            "annotated_grid": "annotated-grid.png"}
     with Image.open(out / "annotated.png") as png:
         assert png.format == "PNG" and png.width <= 1200
+        plain = png.convert("RGB")
+    with Image.open(out / "annotated-grid.png") as png:
+        grid = png.convert("RGB")
+    # The grid's lines are drawn in their own light blue, over the picture.
+    assert grid.size == plain.size
+    blue = (140, 191, 255)
+    assert sum(n for n, c in grid.getcolors(2**24) if c == blue) > \
+        sum(n for n, c in plain.getcolors(2**24) if c == blue) + 500
     assert (out / "wcs.fits").read_bytes().startswith(b"SIMPLE")
     corr = fits.getdata(out / "corr.fits", 1)
     assert len(corr) == cal["matched_stars"]

@@ -1,5 +1,6 @@
 """A skipped test fails the run: the hooks in conftest.py, tried on a test
 file that skips in each way pytest allows."""
+import os
 import subprocess
 import sys
 
@@ -24,7 +25,8 @@ def _pytest(folder, name):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "conftest", "-q", "-p", "no:cacheprovider",
          "--rootdir", str(folder), str(folder / name)],
-        cwd=folder, env={"PYTHONPATH": str(REPO / "tests"), "PATH": "/usr/bin:/bin"},
+        cwd=folder, env={"PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)]),
+             "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=60)
     return proc.returncode, proc.stdout, proc.stdout.strip().splitlines()[-1]
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 
 import pytest
+from PIL import Image
 
 from support import ASTRO_JOBS, REPO, SAMPLE_IMAGE, python_snippet
 
@@ -99,6 +100,8 @@ def solving(env, consumers):
 def test_the_backend_example(solving, tmp_path):
     not_an_image = tmp_path / "notes.jpg"
     not_an_image.write_text("not pixels\n" * 10)
+    starless = tmp_path / "flat.png"  # a real picture with no star in it: done, not solved
+    Image.new("L", (640, 480), 90).save(starless)
     # The block verbatim, then its two settings pointed at this test's set-up.
     code = block("def start_analysis") + f"""
 ASTRO_JOBS = {ASTRO_JOBS!r}
@@ -108,14 +111,20 @@ job_id = start_analysis({str(SAMPLE_IMAGE)!r})
 deadline = time.monotonic() + 300
 while "ra" not in (answer := poll(job_id)) and time.monotonic() < deadline:
     time.sleep(0.5)
+unsolvable = start_analysis({str(starless)!r})
+while (unsolved := poll(unsolvable)).get("state") in ("queued", "processing") \\
+        and time.monotonic() < deadline:
+    time.sleep(0.5)
 try:
     start_analysis({str(not_an_image)!r})
 except ValueError as exc:
     refused = str(exc)
-print(json.dumps({{"answer": answer, "refused": refused}}))
+print(json.dumps({{"answer": answer, "unsolved": unsolved, "refused": refused}}))
 """
     got = json.loads(python_snippet(code, solving, timeout=400).splitlines()[-1])
     assert abs(got["answer"]["ra"] - 187.18) < 1 and abs(got["answer"]["dec"] - 56.71) < 1
+    assert list(got["unsolved"]) == ["not_solved"], got["unsolved"]
+    assert "stars were found" in got["unsolved"]["not_solved"]
     assert "not" in got["refused"] and "image" in got["refused"]
 
 

@@ -77,6 +77,16 @@ def test_retry_refuses_jobs_that_did_not_fail(env, images, consumers):
     assert (code, out["code"]) == (2, "invalid_job_id")
 
 
+def test_retry_runs_an_unsolved_job_again(env, images, consumers):
+    consumers(env)
+    job_id = env.submit(images("unsolved"))
+    assert env.wait(job_id)["state"] == "done"
+    code, out, _ = env.run("retry", "--job-id", job_id)
+    assert (code, out["state"], out["attempts"]) == (0, "queued", 2)
+    assert env.wait(job_id)["state"] == "done"
+    assert env.status(job_id)["attempts"] == 2
+
+
 def test_retry_arms_the_webhook_again(env, images):
     job_id = env.submit(images("ok"), "--notify", "http://127.0.0.1:9/hook")
     env.run("cancel", "--job-id", job_id)

@@ -143,3 +143,38 @@ def test_the_python_api_returns_the_same_figures(env):
         "import json, astro_jobs; print(json.dumps(astro_jobs.stats()))", env))
     assert "ok" not in figures
     assert figures["jobs"] == env.run("stats")[1]["jobs"]
+
+
+def test_done_jobs_are_split_into_solved_and_unsolved(env):
+    """Counted from status.json's ``solved``; a job done before the field existed is
+    judged by its result.json once, and an index of the older version is rebuilt."""
+    now = time.time()
+    for number, solved in enumerate([True, True, False, False, False]):
+        write_job(env.jobs_dir, job_status(hex_id(number + 1), "done", now - 100, now - 70,
+                                           now - 60, solved=solved))
+    old = job_status(hex_id(9), "done", now - 9000, now - 8000, now - 7500)
+    del old["solved"]
+    folder = write_job(env.jobs_dir, old)
+    (folder / "output").mkdir()
+    (folder / "output" / "result.json").write_text('{"solved": false}')
+    stale = {"version": 3, "reopened_offset": 0, "ids": [hex_id(1)], "states": ["done"],
+             "started": [now - 70], "finished": [now - 60]}
+    (env.jobs_dir / ".stats-index.json").write_text(json.dumps(stale))
+
+    out = env.run("stats")[1]
+    assert out["jobs"]["done"] == 6
+    assert out["done"] == {"solved": 2, "unsolved": 4}
+    five = out["recent"]["5m"]
+    assert (five["done"], five["solved"], five["unsolved"]) == (5, 2, 3)
+    index = json.loads((env.jobs_dir / ".stats-index.json").read_text())
+    assert index["version"] == 4 and len(index["solved"]) == 6
+    # Read again from the index: the same split.
+    assert env.run("stats")[1]["done"] == {"solved": 2, "unsolved": 4}
+
+    text = env.run("stats", "--format", "prometheus", check_json=False)[1]
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("astro_jobs_done_jobs", (("outcome", "unsolved"),))] == 4
+    assert samples[("astro_jobs_done_jobs", (("outcome", "solved"),))] == 2
+    assert samples[("astro_jobs_finished_done_jobs",
+                    (("outcome", "unsolved"), ("window", "5m")))] == 3

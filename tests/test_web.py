@@ -11,25 +11,9 @@ from datetime import datetime
 import httpx
 import pytest
 
-from support import REPO, Env, WebServer, free_port, make_png, wait_until
+from support import REPO, Env, free_port, make_png, wait_until
 
 KEY = "s3cret-key"
-
-
-@pytest.fixture
-def server(env, tmp_path):
-    """Start servers through this (extra env as keywords); stopped after the test."""
-    started = []
-    spool = tmp_path / "tmp"
-    spool.mkdir()
-
-    def start(*args, **extra_env):
-        web = WebServer(Env(env, TMPDIR=str(spool), **extra_env), *args)
-        started.append(web)
-        return web
-    yield start
-    for web in started:
-        web.stop()
 
 
 def nova(url, path, args=None, files=None, method="POST"):
@@ -99,10 +83,12 @@ def test_nova_flow_upload_poll_and_read(env, server, images, consumers):
     (folder,) = job_folders(env)
     status = json.loads((folder / "status.json").read_text())
     assert status["params"]["scale_low"] == 10 and status["params"]["downsample"] == 2
-    assert status["params"]["hints"] == {"center_ra": 187.2, "center_dec": 56.7,
-                                         "radius": 10.0, "parity": 2}
+    assert status["params"]["hints"] == {"parity": 2}
+    assert (status["params"]["ra"], status["params"]["dec"], status["params"]["radius"]) == (
+        187.2, 56.7, 10.0)
     argv = json.loads((folder / "output" / "result.json").read_text())["argv"]
     assert argv[argv.index("--scale-low") + 1] == "10.0" and "--downsample" in argv
+    assert "--ra" not in argv  # the pointing goes to the bundled extractor only
 
 
 def test_nova_client_py_multipart_with_bare_newlines(env, server, images):

@@ -1,7 +1,9 @@
 """The operator page in a real browser: Debian's headless Chromium, driven by
 Selenium through Debian's chromedriver (nothing downloads a browser). A job
-submitted through the page's form reaches ``done`` with its thumbnail, and
-the page fits a 1280 px screen and a phone's."""
+submitted through the page's form reaches ``done`` with its thumbnail, its
+coordinate grid and its place on the sky map; the page updates itself in
+place without losing what was typed; Retry works from a card; the pages fit
+a 1280 px screen and a phone's."""
 import os
 import shutil
 import tempfile
@@ -72,20 +74,30 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     WebDriverWait(browser, SOLVE_TIMEOUT, 0.5).until(
         lambda d: d.find_element(By.ID, "state").text in ("done", "error", "cancelled"))
     assert browser.find_element(By.ID, "state").text == "done"
+    assert browser.find_element(By.ID, "outcome").text == "solved"
     annotated = browser.find_element(By.ID, "annotated")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, annotated))
     assert '"solved": true' in browser.find_element(By.ID, "result").text
     assert "Ursa Major" in browser.find_element(By.ID, "result").text
-    assert "Ursa Major" in browser.find_element(By.CSS_SELECTOR, "dl.solution").text
+    solution = browser.find_element(By.CSS_SELECTOR, "dl.solution").text
+    assert "Ursa Major" in solution and "Aladin Lite" in solution
+    assert browser.find_element(By.LINK_TEXT, "corr.fits").get_attribute("href") \
+        .endswith(f"/jobs/{job_id}/files/corr")
+    browser.find_element(By.ID, "grid-on").click()
+    gridded = browser.find_element(By.ID, "annotated")
+    assert gridded.get_attribute("src").endswith("/files/annotated_grid")
+    WebDriverWait(browser, 10).until(lambda d: image_loaded(d, gridded))
 
     browser.get(site.url + "/")
     card = browser.find_element(By.CSS_SELECTOR, f'li[data-job="{job_id}"]')
     thumb = card.find_element(By.CSS_SELECTOR, "img.thumb")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, thumb))
     assert browser.execute_script("return arguments[0].naturalWidth", thumb) == 360
-    assert "done" in card.text and "solved" in card.text
-    counts = browser.find_element(By.CSS_SELECTOR, ".count.state-done").text
+    assert "solved" in card.text and job_id[:8] in card.text
+    counts = browser.find_element(By.CSS_SELECTOR, '.count[data-count="solved"]').text
     assert counts.split()[0] == "1"
+    assert browser.find_element(By.CSS_SELECTOR, f'#skymap circle[data-job="{job_id}"]')
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart rect.bar-solved")
     assert fits_width(browser)
     screenshot(browser, tmp_path, "operator-page-1280.png")
 
@@ -96,3 +108,52 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     browser.get(site.url + "/")
     assert fits_width(browser)
     screenshot(browser, tmp_path, "operator-page-phone.png")
+
+
+@pytest.fixture
+def stand_in_site(env, consumers):
+    consumers(env)
+    web = WebServer(Env(env))
+    yield web
+    web.stop()
+
+
+def card_of(driver, job_id):
+    found = driver.find_elements(By.CSS_SELECTOR, f'li[data-job="{job_id}"]')
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_page_updates_in_place_keeping_the_form_and_retry_works(
+        browser, stand_in_site, env, images, width, tmp_path):
+    browser.set_window_size(width, 900)
+    browser.get(stand_in_site.url + "/")
+    chosen = images("ok", "-chosen")
+    browser.find_element(By.ID, "file").send_keys(str(chosen))
+    browser.find_element(By.ID, "scale_low").send_keys("1.5")
+    browser.execute_script("window.notReloaded = true")
+
+    job_id = env.submit(images("unsolved"))
+    # page.js swaps the job in within a poll period or two: no reload.
+    card = WebDriverWait(browser, 20, 0.25).until(lambda d: card_of(d, job_id))
+    WebDriverWait(browser, 20, 0.25).until(
+        lambda d: card_of(d, job_id).get_attribute("data-outcome") == "unsolved")
+    assert browser.execute_script("return window.notReloaded === true")
+    assert browser.find_element(By.ID, "scale_low").get_attribute("value") == "1.5"
+    assert browser.find_element(By.ID, "file").get_attribute("value").endswith("ok-chosen.png")
+    count = browser.find_element(By.CSS_SELECTOR, '.count[data-count="unsolved"]').text
+    assert count.split()[0] == "1"
+    card = card_of(browser, job_id)
+    assert "No match among the stars found." in card.text
+    thumb = card.find_element(By.CSS_SELECTOR, "img.thumb.dim")
+    WebDriverWait(browser, 10).until(lambda d: image_loaded(d, thumb))
+    assert fits_width(browser)
+    if width == 390:
+        screenshot(browser, tmp_path, "operator-page-unsolved-phone.png")
+
+    card.find_element(By.CSS_SELECTOR, "button.retry").click()
+    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"/jobs/{job_id}"))
+    assert env.wait(job_id)["attempts"] == 2
+    # The job page reloads itself until the job ends: unsolved again, said first.
+    WebDriverWait(browser, 20, 0.25).until(lambda d: d.find_element(
+        By.ID, "headline").text == "Not solved: No match among the stars found.")

@@ -3,6 +3,8 @@
     astro-extract --image IMG --output OUT/result.json
         [--scale-low F --scale-high F --scale-units degwidth|arcminwidth|arcsecperpix]
         [--downsample N] [--timeout S] [--search-limit S] [--width W --height H]
+        [--ra DEG --dec DEG [--radius DEG]]
+        [--sequence-ra DEG --sequence-dec DEG --sequence-pixscale ARCSEC]
 
 IMG may be a source list instead of a picture (.xyls/.fits table with X, Y
 [, FLUX], or .csv with x,y[,flux]); then --width and --height give the
@@ -24,9 +26,10 @@ from .progress import enter_stage, log
 from .search import MIN_STARS, search
 
 # An image with no answer should not hold a worker: the search stops after
-# this long unless told otherwise (the right band solves in well under a
-# second; the later rounds are for crowded fields).
-DEFAULT_SEARCH_LIMIT = 17.0
+# this long unless told otherwise, so the job answers within 10 s (the
+# right band solves in well under a second; the crowded test field, the
+# slowest, in about 3 s).
+DEFAULT_SEARCH_LIMIT = 8.0
 
 
 def parse_args(argv):
@@ -42,7 +45,13 @@ def parse_args(argv):
     parser.add_argument("--search-limit", type=float, default=DEFAULT_SEARCH_LIMIT)
     parser.add_argument("--width", type=int)
     parser.add_argument("--height", type=int)
+    parser.add_argument("--ra", type=float)
+    parser.add_argument("--dec", type=float)
+    parser.add_argument("--radius", type=float, default=2.0)
+    for name in ("ra", "dec", "pixscale"):
+        parser.add_argument("--sequence-" + name, type=float)
     args = parser.parse_args(argv)
+    _check_pointing(parser, args)
     if (args.scale_low is None) != (args.scale_high is None):
         parser.error("--scale-low and --scale-high go together")
     if args.scale_low is not None and not 0 < args.scale_low < args.scale_high:
@@ -52,6 +61,18 @@ def parse_args(argv):
     if (args.width is None) != (args.height is None) or min(args.width or 1, args.height or 1) < 1:
         parser.error("--width and --height go together and are positive")
     return args
+
+
+def _check_pointing(parser, args):
+    if (args.ra is None) != (args.dec is None):
+        parser.error("--ra and --dec go together")
+    if args.ra is not None and not (-90 <= args.dec <= 90 and 0 < args.radius <= 180):
+        parser.error("need -90 <= --dec <= 90 and 0 < --radius <= 180")
+    sequence = (args.sequence_ra, args.sequence_dec, args.sequence_pixscale)
+    if None in sequence and any(v is not None for v in sequence):
+        parser.error("--sequence-ra, --sequence-dec and --sequence-pixscale go together")
+    if args.sequence_pixscale is not None and args.sequence_pixscale <= 0:
+        parser.error("--sequence-pixscale must be positive")
 
 
 def solve_deadline(started, timeout, search_limit):
@@ -113,7 +134,7 @@ def _extract(args, deadline, out_dir, workdir):
     if args.scale_low is not None:
         user = (args.scale_low, args.scale_high, args.scale_units)
     rounds, hints = plan.make_plan(image.width, image.height, installed.width_range_deg,
-                                   user=user, meta=meta)
+                                   user=user, meta=meta, **_pointing(args))
     solver_info = {"engine": "astrometry.net solve-field", "version": solver.solver_version(),
                    "index": None}
     found = None
@@ -138,6 +159,13 @@ def _extract(args, deadline, out_dir, workdir):
     solver_info["index"] = outcome.index
     hints["solved_with"] = outcome.attempt.label
     return result.assemble(info, meta, hints, star_info, solution, files, solver_info, timing)
+
+
+def _pointing(args):
+    """make_plan's ``pointing`` and ``sequence`` from the command line."""
+    return {"pointing": None if args.ra is None else (args.ra % 360.0, args.dec, args.radius),
+            "sequence": None if args.sequence_ra is None else (
+                args.sequence_ra % 360.0, args.sequence_dec, args.sequence_pixscale)}
 
 
 def _new_fits(image_path, out_dir):

@@ -16,6 +16,10 @@ from .progress import log
 from .wcs import TanWcs
 
 MAX_PREVIEW_WIDTH = 1200
+# RA/Dec grid spacings (arcmin) to choose from: about four lines across the field.
+GRID_STEPS_ARCMIN = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800)
+GRID_LINES = 4
+GRID_COLOUR = "0.55:0.75:1"
 
 
 def calibration(wcs_path):
@@ -125,6 +129,37 @@ def annotated_png(image, wcs_path, out_path, workdir):
     return out_path
 
 
+def grid_spacing_arcmin(wcs_path, width):
+    """A round RA/Dec grid spacing that draws about GRID_LINES lines across."""
+    field = TanWcs(fitsfile.header_cards(wcs_path)).pixscale_arcsec * width / 60.0
+    wanted = field / GRID_LINES
+    return min(GRID_STEPS_ARCMIN, key=lambda step: abs(math.log(step / wanted)))
+
+
+def grid_png(annotated, wcs_path, width, out_path, workdir):
+    """The annotated picture with an RA/Dec grid drawn from the WCS, or None.
+
+    plot-constellations draws the grid only along with an overlay: the
+    constellation lines, already on the picture, are drawn again in place."""
+    from PIL import Image
+
+    ppm_in = os.path.join(workdir, "grid-in.ppm")
+    ppm_out = os.path.join(workdir, "grid.ppm")
+    with Image.open(annotated) as picture:
+        picture.save(ppm_in)
+        scale = picture.width / float(width)
+    spacing = grid_spacing_arcmin(wcs_path, width)
+    argv = ["plot-constellations", "-w", wcs_path, "-i", ppm_in, "-o", ppm_out, "-p", "-C",
+            "-G", str(spacing), "-g", GRID_COLOUR, "-s", "%.6f" % scale]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0 or not os.path.exists(ppm_out):
+        log("grid image failed: %s" % proc.stderr.strip()[-200:])
+        return None
+    with Image.open(ppm_out) as drawn:
+        drawn.save(out_path, compress_level=1)
+    return spacing
+
+
 def describe(outcome, image, out_dir, workdir, pixels=True):
     """Keep the WCS and say what it means: (solution, files).
 
@@ -142,6 +177,9 @@ def describe(outcome, image, out_dir, workdir, pixels=True):
         names, annotations = listing.result()
         if drawing is not None and drawing.result():
             files["annotated"] = "annotated.png"
+    grid = os.path.join(out_dir, "annotated-grid.png")
+    if "annotated" in files and grid_png(png, wcs_path, image.width, grid, workdir):
+        files["annotated_grid"] = "annotated-grid.png"
     cal.update(rms_arcsec=outcome.rms_arcsec, matched_stars=outcome.matched)
     if outcome.corr_path and os.path.exists(outcome.corr_path):
         shutil.copyfile(outcome.corr_path, os.path.join(out_dir, "corr.fits"))

@@ -39,6 +39,11 @@ META_SLACK = 1.25
 # tried alone first, briefly (right, it solves in a fraction of a second).
 WCS_SLACK = 1.1
 WCS_BUDGET = 1.0
+# The caller's pointing or the sequence's last frame: tried alone first,
+# briefly (right, it solves in a tenth of a CPU second; wrong, the usual
+# ladder follows). A sequence frame moved by at most about a field.
+POINTING_BUDGET = 1.0
+SEQUENCE_SLACK = 1.1
 
 
 def blind_bands(width_range):
@@ -50,13 +55,23 @@ def blind_bands(width_range):
              round(min(high, low * ratio ** (i + 1) * BAND_OVERLAP), 3)) for i in range(count)]
 
 
-def make_plan(width, height, width_range, user=None, meta=None):
-    """Return (rounds, hints): rounds is a list of lists of Attempts."""
+def make_plan(width, height, width_range, user=None, meta=None, pointing=None, sequence=None):
+    """Return (rounds, hints): rounds is a list of lists of Attempts.
+
+    ``pointing``: the caller's (ra, dec, radius); ``sequence``: the last
+    solved frame's (ra, dec, arcsec per pixel)."""
     hints = {"scale_low": None, "scale_high": None, "scale_units": None, "source": "none"}
-    rounds = [[attempt] for attempt in [_from_wcs(width, height, user, meta)] if attempt]
-    if rounds:
+    first = [_from_sequence(width, height, sequence),
+             _from_pointing(width, width_range, user, meta, pointing),
+             _from_wcs(width, height, user, meta)]
+    rounds = [[attempt] for attempt in first if attempt]
+    if first[2]:
         hints["wcs"] = meta.wcs
+    if sequence:
+        hints["sequence"] = dict(zip(("ra", "dec", "pixscale"), sequence))
     rounds += [hinted] if (hinted := _hinted(width, height, user, meta, hints)) else []
+    if pointing:
+        hints.update(source="user", ra=pointing[0], dec=pointing[1], radius=pointing[2])
     if width_range is None:
         return rounds, hints
     for detection, budget, tolerance in ROUNDS:
@@ -91,6 +106,32 @@ def _hinted(width, height, user, meta, hints):
     if position[0] is not None:
         hints.update(ra=position[0], dec=position[1], radius=position[2])
     return attempts
+
+
+def _from_sequence(width, height, sequence):
+    """The attempt the sequence's last solved frame makes, or None."""
+    if not sequence:
+        return None
+    ra, dec, scale = sequence
+    radius = max(1.0, scale * math.hypot(width, height) / ARCSEC_PER_DEGREE)
+    return Attempt("sequence", scale / SEQUENCE_SLACK, scale * SEQUENCE_SLACK, "arcsecperpix",
+                   POINTING_BUDGET, ra, dec, radius)
+
+
+def _from_pointing(width, width_range, user, meta, pointing):
+    """The attempt the caller's pointing makes, with the best scale known, or None."""
+    if not pointing:
+        return None
+    if user is not None:
+        low, high, units = user
+    elif meta is not None and meta.pixscale_arcsec:
+        low, high = meta.pixscale_arcsec / META_SLACK, meta.pixscale_arcsec * META_SLACK
+        units = "arcsecperpix"
+    elif width_range is not None:
+        (low, high), units = width_range, "degwidth"
+    else:
+        return None
+    return Attempt("user-position", low, high, units, POINTING_BUDGET, *pointing)
 
 
 def _from_wcs(width, height, user, meta):

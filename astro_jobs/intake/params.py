@@ -4,6 +4,7 @@ Messages name the Python parameters (``scale_low``); the CLI spells them as
 its flags.
 """
 import math
+import re
 
 from ..errors import InvalidParameter, quoted
 from .units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
@@ -11,6 +12,11 @@ from .units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
 MAX_TIMEOUT = 7 * 86400
 MAX_DOWNSAMPLE = 64
 PRIORITY_RANGE = (-1000, 1000)
+# A sequence name becomes a file name in the store: plain characters only.
+SEQUENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# How far from the caller's pointing the field centre may be, when they do
+# not say: a pointing from a mount or a catalogue is good to a degree or so.
+DEFAULT_RADIUS = 2.0
 
 
 def number(name, value, kind=float, low=None, high=None):
@@ -70,12 +76,41 @@ def scale_band(scale_low, scale_high, scale_units):
     return low, high, scale_units or DEFAULT_SCALE_UNITS
 
 
+def position(ra, dec, radius):
+    """(ra, dec, radius) in degrees of the caller's pointing, or Nones without one."""
+    ra = number("ra", ra, low=0.0, high=360.0)
+    dec = number("dec", dec, low=-90.0, high=90.0)
+    radius = positive("radius", radius, high=180.0)
+    if (ra is None) != (dec is None):
+        raise InvalidParameter("{ra} and {dec} go together: give both or neither")
+    if ra is None:
+        if radius is not None:
+            raise InvalidParameter("{radius} needs {ra} and {dec}")
+        return None, None, None
+    return ra % 360.0, dec, radius if radius is not None else DEFAULT_RADIUS
+
+
+def sequence_name(value):
+    """A sequence's name, or None; InvalidParameter unless it is 1-64 plain characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SEQUENCE_NAME.fullmatch(value):
+        raise InvalidParameter("{sequence} must be 1-64 letters, digits, '.', '_' or '-' "
+                               f"starting with a letter or digit, got {quoted(value)}")
+    return value
+
+
 def validate(scale_low=None, scale_high=None, scale_units=None, downsample=None,
-             timeout=None, priority=None):
+             timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None):
     """The params dict stored in status.json; InvalidParameter on a bad value."""
     low, high, units = scale_band(scale_low, scale_high, scale_units)
     timeout = positive("timeout", timeout, high=MAX_TIMEOUT)
+    ra, dec, radius = position(ra, dec, radius)
     return {
+        "ra": ra,
+        "dec": dec,
+        "radius": radius,
+        "sequence": sequence_name(sequence),
         "scale_low": low,
         "scale_high": high,
         "scale_units": units,

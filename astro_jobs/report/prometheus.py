@@ -70,6 +70,8 @@ def render(stats):
     out = Exposition()
     out.family("jobs", "gauge", "Jobs by state (corrupt: status.json unreadable).",
                [("", {"state": state}, count) for state, count in stats["jobs"].items()])
+    out.family("done_jobs", "gauge", "Done jobs by outcome: solved, or done with no solution.",
+               [("", {"outcome": outcome}, count) for outcome, count in stats["done"].items()])
     out.family("oldest_queued_seconds", "gauge",
                "Age of the oldest queued job (0 with none queued).",
                [("", {}, stats["oldest_queued_seconds"] or 0.0)])
@@ -78,6 +80,10 @@ def render(stats):
                [("", {"window": window, "state": state}, figures[state])
                 for window, figures in recent.items()
                 for state in ("done", "error", "cancelled")])
+    out.family("finished_done_jobs", "gauge",
+               "Done jobs that ended in the window, by outcome (solved or unsolved).",
+               [("", {"window": window, "outcome": outcome}, figures[outcome])
+                for window, figures in recent.items() for outcome in ("solved", "unsolved")])
     out.family("error_ratio", "gauge", "Share of the window's finished jobs that failed.",
                [("", {"window": window}, figures["error_share"])
                 for window, figures in recent.items()])

@@ -15,11 +15,13 @@ import time
 from ..errors import AstroJobsError
 from ..store import consumers as registry
 from ..store import jobdir, record, statsindex
+from ..store.layout import Job
 from ..store.states import TERMINAL, State
 from ..timefmt import iso, parse_iso
 
 WINDOWS = (("5m", 300), ("60m", 3600))
-INDEX_VERSION = 3
+# 4: the "solved" column (a done job solved or not).
+INDEX_VERSION = 4
 STATES = [state.value for state in State]
 
 
@@ -32,21 +34,24 @@ def _epoch(stamp):
 
 def summary(status):
     """What stats needs of one status: (state, queued since, started, finished, its
-    worker's instance), times in epoch seconds; None if it is not a status."""
+    worker's instance, solved), times in epoch seconds; None if it is not a status.
+    ``solved`` is True or False for a done job (None when its status predates the
+    field: then ``_read`` asks the result), else None."""
     if not isinstance(status, dict) or status.get("state") not in STATES:
         return None
     state = status["state"]
     if state == State.QUEUED:
         return state, _epoch(status.get("queued_at") or status.get("created_at")), None, \
-            None, None
+            None, None, None
+    solved = status.get("solved") if state == State.DONE else None
     return state, None, _epoch(status.get("started_at")), _epoch(status.get("finished_at")), \
-        record.instance(status)
+        record.instance(status), solved if isinstance(solved, bool) else None
 
 
 class Index:
     """Finished jobs' figures by job id, in columns (quick to load and save)."""
 
-    COLUMNS = ("ids", "states", "started", "finished")
+    COLUMNS = ("ids", "states", "started", "finished", "solved")
 
     def __init__(self, data=None):
         data = data if self._valid(data) else dict.fromkeys(self.COLUMNS, [])
@@ -70,14 +75,14 @@ class Index:
         if n is None or job_id in self.reopened:
             return None
         self.kept.append(n)
-        _, states, started, finished = self.columns
-        return states[n], None, started[n], finished[n], None
+        _, states, started, finished, solved = self.columns
+        return states[n], None, started[n], finished[n], None, solved[n]
 
     def add(self, job_id, found):
         # A job noted as reopened in this run may have been read just before
         # its change was written: the next run reads it again.
         if job_id not in self.reopened:
-            self.added.append((job_id, found[0], found[2], found[3]))
+            self.added.append((job_id, found[0], found[2], found[3], found[5]))
 
     def save(self):
         """Write the kept and new entries if anything changed (pruned jobs leave)."""
@@ -87,16 +92,19 @@ class Index:
         rows = list(zip(*self.added)) if self.added else [()] * len(self.COLUMNS)
         data = {name: [column[n] for n in self.kept] + list(new)
                 for name, column, new in zip(self.COLUMNS, self.columns, rows)}
-        statsindex.write(dict(data, version=INDEX_VERSION,
-                                      reopened_offset=self.offset))
+        statsindex.write(dict(data, version=INDEX_VERSION, reopened_offset=self.offset))
 
 
 def _read(job_id):
     """A job's summary; None if its status is corrupt, False if it is gone."""
     try:
-        return summary(jobdir.read_status(job_id))
+        found = summary(jobdir.read_status(job_id))
     except AstroJobsError as exc:
         return None if exc.code == "corrupt_status" else False
+    if found is not None and found[0] == State.DONE and found[5] is None:
+        # Done before status carried "solved": the result says (read once, then indexed).
+        found = found[:5] + (jobdir.result_solved(Job(job_id)),)
+    return found
 
 
 def scan():
@@ -140,10 +148,37 @@ def window(summaries, now, seconds):
     return {
         "finished": len(ended),
         **counts,
+        **done_outcomes(ended),
         "error_share": round(counts["error"] / len(ended), 4) if ended else None,
         "run_seconds": {"count": len(runs), "sum": round(sum(runs), 3),
                         "median": percentile(runs, 0.5), "p95": percentile(runs, 0.95)},
     }
+
+
+def per_hour(summaries, now, hours):
+    """Jobs that ended in each of the last ``hours`` clock hours, oldest first: the
+    hour's start and its solved, unsolved, error and cancelled counts."""
+    start = (now // 3600 - hours + 1) * 3600
+    bins = [dict(hour=iso(start + 3600 * n), solved=0, unsolved=0, error=0, cancelled=0)
+            for n in range(hours)]
+    for s in summaries:
+        if s[0] in TERMINAL and s[3] is not None and start <= s[3] <= now:
+            kind = s[0] if s[0] != State.DONE else "solved" if s[5] is True else "unsolved"
+            bins[int((s[3] - start) // 3600)][kind] += 1
+    return bins
+
+
+def activity(now=None, hours=24):
+    """:func:`per_hour` over every job, from the index (see :func:`scan`)."""
+    now = time.time() if now is None else now
+    return per_hour(scan()[0], now, hours)
+
+
+def done_outcomes(summaries):
+    """Done jobs split: ``solved`` (a calibration) and ``unsolved`` (done, nothing found)."""
+    done = [s[5] for s in summaries if s[0] == State.DONE]
+    return {"solved": sum(1 for solved in done if solved is True),
+            "unsolved": sum(1 for solved in done if solved is not True)}
 
 
 def oldest_queued(summaries, now):
@@ -168,6 +203,7 @@ def collect(now=None):
     return {
         "generated_at": iso(now),
         "jobs": dict(counts, corrupt=corrupt),
+        "done": done_outcomes(summaries),
         "total": len(summaries) + corrupt,
         "oldest_queued_seconds": oldest_queued(summaries, now),
         "recent": {name: window(summaries, now, seconds) for name, seconds in WINDOWS},

@@ -16,6 +16,8 @@ def describe(status, now=None):
     except (TypeError, ValueError):
         elapsed = "?"
     parts = [status["state"]]
+    if status["state"] == "done" and status.get("solved"):
+        parts.append("solved")
     if status.get("stage"):
         parts.append(status["stage"])
     parts.append(elapsed)
@@ -41,16 +43,19 @@ class ProgressLine:
         if moved or time.monotonic() - self.last_draw >= REDRAW_SECONDS:
             self.draw(status)
 
-    def draw(self, status):
+    def draw(self, status, text=None):
         self.drawn = (status["state"], status.get("stage"))
         self.last_draw = time.monotonic()
-        self.stream.write("\r" + self.prefix + describe(status) + "\x1b[K")
+        self.stream.write("\r" + self.prefix + (text or describe(status)) + "\x1b[K")
         self.stream.flush()
 
-    def close(self, status=None):
-        """Draw the final state and end the line, so stdout starts on a fresh one."""
+    def close(self, status=None, unsolved=None):
+        """Draw the final state and end the line, so stdout starts on a fresh one.
+
+        ``unsolved``: why a done job found no solution; the line then says
+        ``not solved: ...`` instead of a bare ``done``."""
         if status is not None:
-            self.draw(status)
+            self.draw(status, f"not solved: {unsolved}" if unsolved else None)
         if self.drawn is not None:
             self.stream.write("\n")
             self.stream.flush()

@@ -5,6 +5,7 @@ import sys
 
 from .. import config
 from ..errors import BadInput
+from ..store import sequences
 
 
 def command():
@@ -29,6 +30,8 @@ def argv(job, status):
     params = status["params"]
     args = command() + ["--image", str(job.input_file(status)),
                         "--output", str(job.result_path)]
+    if config.extract_bin() is None:  # a custom extractor keeps the contract it had
+        args += pointing_args(params)
     if params.get("scale_low") is not None:
         args += ["--scale-low", repr(params["scale_low"]),
                  "--scale-high", repr(params["scale_high"]),
@@ -38,4 +41,17 @@ def argv(job, status):
     if params.get("image_width") is not None:  # a star list: the image it was measured on
         args += ["--width", str(params["image_width"]), "--height", str(params["image_height"])]
     args += ["--timeout", f"{params['timeout']:g}"]
+    return args
+
+
+def pointing_args(params):
+    """The bundled extractor's flags for the caller's pointing and the job's sequence."""
+    args = []
+    if params.get("ra") is not None:
+        args += ["--ra", repr(params["ra"]), "--dec", repr(params["dec"]),
+                 "--radius", repr(params["radius"])]
+    last = sequences.latest(params["sequence"]) if params.get("sequence") else None
+    if last is not None:
+        args += ["--sequence-ra", repr(last["ra"]), "--sequence-dec", repr(last["dec"]),
+                 "--sequence-pixscale", repr(last["pixscale_arcsec"])]
     return args

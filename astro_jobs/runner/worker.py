@@ -5,6 +5,7 @@ run's attempt number. Every write a run makes is guarded by that check, so
 a run that was declared dead and comes back (a frozen VM, a network
 partition) can never overwrite the result of the attempt that replaced it.
 """
+import json
 import logging
 import os
 import threading
@@ -14,7 +15,7 @@ from .. import config, process
 from ..errors import AstroJobsError, JobNotFound
 from ..identity import INSTANCE
 from ..notify import events as notify
-from ..store import jobdir, record, tasklog
+from ..store import jobdir, record, sequences, tasklog
 from ..store.layout import Job
 from ..store.states import State
 from ..timefmt import now_iso
@@ -88,6 +89,28 @@ def make_room(job, outcome):
                                 "the run's output/ was removed.")
 
 
+def remember_sequence(job, status, outcome):
+    """A solved frame of a sequence becomes the hint of its next frames."""
+    name = status["params"].get("sequence") if status else None
+    if not name or outcome.state != State.DONE:
+        return
+    try:
+        result = json.loads(jobdir.read_result_bytes(job))
+        calibration = result.get("calibration") if result.get("solved") is True else None
+        if isinstance(calibration, dict):
+            sequences.record(name, job.job_id, calibration)
+    except (OSError, ValueError, AttributeError, AstroJobsError) as exc:
+        # A hint for the next frame, never a reason to fail this one.
+        logger.warning("job %s: sequence %s not updated: %s", job.job_id, name, exc)
+
+
+def ended_fields(job, outcome):
+    """status.json's changes when a run ends. ``solved``: "done" with nothing found
+    is an outcome of its own, so the result's verdict goes into the status."""
+    solved = jobdir.result_solved(job) if outcome.state == State.DONE else None
+    return record.ended(outcome.error, stage=None, solved=solved)
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -146,7 +169,7 @@ class Run:
         finally:
             RUNNING.discard(self)
         if outcome is not None:
-            self.finish(outcome)
+            self.finish(outcome, status)
 
     def run_extractor(self, status):
         """Spawn, supervise and judge one extractor; the Outcome to record, or None."""
@@ -185,13 +208,16 @@ class Run:
             if reason is StopReason.EXITED and code == 0 else None
         return judge(reason, code, result, timeout, log_tail(self.job))
 
-    def finish(self, outcome):
+    def finish(self, outcome, status=None):
         outcome = make_room(self.job, outcome)
-        done = jobdir.transition(self.job, outcome.state,
-                                 record.ended(outcome.error, stage=None), guard=self.owns)
+        # Before ``done``: a client that waits for this frame and then
+        # submits the next must find it in its sequence.
+        remember_sequence(self.job, status, outcome)
+        done = jobdir.transition(self.job, outcome.state, ended_fields(self.job, outcome),
+                                 guard=self.owns)
         if done is None:
             tasklog.append(self.job, f"--- {now_iso()} this run no longer owns the job; "
-                                        "outcome discarded")
+                                     "outcome discarded")
         # Reported on notify's threads: this worker goes on to the next job. A
         # cancel that beat us has an event too.
         notify.offer(self.job.job_id)

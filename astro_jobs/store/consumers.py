@@ -13,11 +13,10 @@ import time
 
 from .. import config, process
 from ..timefmt import parse_iso
-from .atomic import write_atomically
+from .jobdir import write_json_atomic
 from .layout import (
     CONSUMER_INSTANCE,
     DIR_MODE,
-    FILE_MODE,
     consumer_path,
     consumers_dir,
     ensure_root,
@@ -38,11 +37,7 @@ def write(instance, entry):
             os.chmod(path.parent, DIR_MODE)
     except OSError as exc:
         raise storage_error(exc, "cannot create the consumers folder in JOBS_DIR") from None
-    payload = json.dumps(entry, indent=1).encode() + b"\n"
-    try:
-        write_atomically(path, payload, FILE_MODE, durable=False)
-    except OSError as exc:
-        raise storage_error(exc, f"cannot write {path.name} of the consumers") from None
+    write_json_atomic(path, entry, durable=False)
 
 
 def read_all():

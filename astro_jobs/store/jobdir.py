@@ -80,10 +80,20 @@ def read_status(job):
 
 def write_status(job, status, durable=True):
     """Replace status.json so readers see the old record or the new one."""
+    _write(job.status_path, record.dumps(status), durable)
+
+
+def write_json_atomic(path, data, durable=True):
+    """Write ``data`` as JSON to ``path`` (a file of JOBS_DIR other than
+    status.json) so readers see the old or the new file."""
+    _write(path, json.dumps(data, indent=1).encode() + b"\n", durable)
+
+
+def _write(path, payload, durable):
     try:
-        write_atomically(job.status_path, record.dumps(status), FILE_MODE, durable)
+        write_atomically(path, payload, FILE_MODE, durable)
     except OSError as exc:
-        raise storage_error(exc, f"cannot write status.json of job {job.job_id}") from None
+        raise storage_error(exc, f"cannot write {path.name} of {path.parent.name}") from None
 
 
 # flock() on NFS (and CIFS) is emulated with POSIX record locks, which belong
@@ -302,6 +312,16 @@ def check_result(job):
     except ValueError:
         return ResultFile.NOT_JSON
     return ResultFile.VALID if isinstance(result, dict) else ResultFile.NOT_OBJECT
+
+
+def result_solved(job):
+    """Whether the job's result.json says ``"solved": true``; None if it says nothing."""
+    try:
+        with open(job.result_path, "rb") as handle:
+            result = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return result.get("solved") is True if isinstance(result, dict) else None
 
 
 def clear_stage(job):

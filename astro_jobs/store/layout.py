@@ -8,6 +8,8 @@ Layout::
     $JOBS_DIR/.stats-index.json    what ``stats`` knows of finished jobs (a cache)
     $JOBS_DIR/.stats-reopened      ids of finished jobs made unfinished (retried)
     $JOBS_DIR/web-ids.sqlite3      integer ids of `astro-jobs serve` (nova's clients)
+    $JOBS_DIR/sequences/<name>.json
+                                   the last solved frame of each sequence (and .lock)
     $JOBS_DIR/<job_id>/
         input/<image>              the submitted image (a copy)
         output/result.json         the extractor's result and its files
@@ -43,6 +45,7 @@ TRASH = ".trash-"
 STATS_INDEX = ".stats-index.json"
 REOPENED = ".stats-reopened"
 STATUS = "status.json"
+SEQUENCES = "sequences"
 
 
 def root():
@@ -98,6 +101,10 @@ def reopened_path():
 
 def consumers_dir():
     return root() / CONSUMERS
+
+
+def sequences_dir():
+    return root() / SEQUENCES
 
 
 def consumer_path(instance):

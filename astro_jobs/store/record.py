@@ -51,7 +51,7 @@ class FinishEvent(TypedDict, total=False):
 
 
 class Status(TypedDict, total=False):
-    """status.json. The first fourteen fields are always there (in this order);
+    """status.json. The first fifteen fields are always there (in this order);
     the rest appear once something sets them."""
 
     job_id: str
@@ -68,6 +68,7 @@ class Status(TypedDict, total=False):
     stage: Optional[str]  # the extractor's stage while it runs
     heartbeat_at: Optional[str]
     error: Optional[str]  # a sentence, when state is error
+    solved: Optional[bool]  # once done, whether the result found a solution; else None
     notify: Optional[Webhook]
     beat: Optional[int]  # the run's heartbeat counter: what observers watch
     last_failure: str  # how the previous attempt ended (recovery, retry)
@@ -81,7 +82,7 @@ def new(job_id, params, image, notify_url=None) -> Status:
     status = Status(job_id=job_id, state=State.QUEUED.value, created_at=now, updated_at=now,
                     started_at=None, finished_at=None, params=params, input=image,
                     attempts=1, max_attempts=config.max_attempts(), worker=None, stage=None,
-                    heartbeat_at=None, error=None)
+                    heartbeat_at=None, error=None, solved=None)
     if notify_url:
         status["notify"] = new_webhook(notify_url)
     return status
@@ -148,7 +149,7 @@ def claimed(run_worker):
     """queued -> processing by ``run_worker``."""
     now = now_iso()
     return {"started_at": now, "heartbeat_at": now, "beat": 0, "worker": run_worker,
-            "stage": None, "error": None, "finished_at": None}
+            "stage": None, "error": None, "finished_at": None, "solved": None}
 
 
 def requeued(seen, reason):
@@ -178,7 +179,8 @@ def gave_up(seen, reason):
 
 
 def retried(seen):
-    """error|cancelled -> queued: an operator's retry of the attempt ``seen``."""
+    """error|cancelled|done unsolved -> queued: an operator's retry of the attempt
+    ``seen``."""
     attempts = seen.get("attempts", 1) + 1
     failure = f"attempt {attempts - 1} ended {seen['state']}"
     if seen.get("error"):
@@ -189,7 +191,7 @@ def retried(seen):
         "max_attempts": attempts + config.max_attempts() - 1,
         "queued_at": now_iso(),
         "started_at": None, "finished_at": None, "heartbeat_at": None,
-        "worker": None, "stage": None, "error": None,
+        "worker": None, "stage": None, "error": None, "solved": None,
         "last_failure": failure,
         "finish_event": None,
         "notify": new_webhook(hook["url"]) if hook else None,

@@ -6,22 +6,24 @@ Every nova path answers with and without a trailing slash, to GET and POST
 import logging
 from pathlib import Path
 
+from starlette import convertors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import AstroJobsError, BadInput, JobNotFound, NotReady
-from . import files
+from . import files, guard, headers, privacy
 from .nova import api as novaapi
 from .nova import uploads
 from .nova.ids import IdMap
-from .operator import pages
+from .operator import actions, pages
 
 logger = logging.getLogger("astro_jobs.web")
 BOTH = ["GET", "POST"]
-JOB = "/api/jobs/{number:int}"
+JOB = "/api/jobs/{number:novaid}"
 
 
 STATIC = Path(__file__).parent / "operator" / "static"
@@ -31,28 +33,39 @@ def _nova(path, endpoint):
     return [Route(path, endpoint, methods=BOTH), Route(path + "/", endpoint, methods=BOTH)]
 
 
+class NovaId(convertors.IntegerConvertor):
+    """nova's integer ids, at most as long as SQLite's largest integer: a longer
+    path is not one of ours (a 404), never an int() of thousands of digits."""
+
+    regex = "[0-9]{1,19}"
+
+
 def routes():
+    convertors.register_url_convertor("novaid", NovaId())
     table = [
         ("/api/login", novaapi.login), ("/api/upload", novaapi.upload),
         ("/api/url_upload", novaapi.url_upload), ("/api/myjobs", novaapi.myjobs),
         ("/api/submission_images", novaapi.submission_images),
-        ("/api/submissions/{number:int}", novaapi.submission_status),
+        ("/api/submissions/{number:novaid}", novaapi.submission_status),
         (JOB, novaapi.job_status), (JOB + "/calibration", novaapi.calibration),
         (JOB + "/info", novaapi.info), (JOB + "/objects_in_field", novaapi.objects_in_field),
         (JOB + "/annotations", novaapi.annotations), (JOB + "/tags", novaapi.tags),
         (JOB + "/machine_tags", novaapi.tags),
-        ("/wcs_file/{number:int}", files.nova_file("wcs")),
-        ("/new_fits_file/{number:int}", files.nova_file("new_fits")),
-        ("/annotated_display/{number:int}", files.nova_file("annotated")),
-        ("/annotated_full/{number:int}", files.nova_file("annotated")),
-        ("/joblog/{number:int}", files.nova_file("log")),
+        ("/wcs_file/{number:novaid}", files.nova_file("wcs")),
+        ("/new_fits_file/{number:novaid}", files.nova_file("new_fits")),
+        ("/annotated_display/{number:novaid}", files.nova_file("annotated")),
+        ("/annotated_full/{number:novaid}", files.nova_file("annotated")),
+        ("/joblog/{number:novaid}", files.nova_file("log")),
     ]
     nova = [route for path, endpoint in table for route in _nova(path, endpoint)]
     return nova + [
         Route("/", pages.dashboard),
+        Route("/page.json", pages.page_json),
+        Route("/jobs/bulk", actions.bulk, methods=["POST"]),
         Route("/jobs/{job_id}", pages.job_page),
         Route("/jobs/{job_id}/files/{kind}", files.job_file),
-        Route("/jobs/{job_id}/cancel", pages.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/cancel", actions.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/retry", actions.retry, methods=["POST"]),
         Route("/submit", pages.submit, methods=["POST"]),
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
@@ -60,9 +73,16 @@ def routes():
     ]
 
 
-def _wants_html(request):
+def _page_path(request):
+    """The operator page's paths (nova's answer refusals with HTTP 200; these with 4xx)."""
     path = request.url.path
-    return path == "/" or path.startswith(("/jobs/", "/submit", "/login", "/logout"))
+    return path in ("/", "/page.json") or \
+        path.startswith(("/jobs/", "/submit", "/login", "/logout"))
+
+
+def _wants_html(request):
+    return _page_path(request) and request.url.path != "/page.json" \
+        and "application/json" not in request.headers.get("accept", "")
 
 
 def _reply(request, message, http_status, code):
@@ -91,7 +111,7 @@ def http_status_of(exc):
 
 async def on_astro_jobs_error(request, exc):
     http_status = http_status_of(exc)
-    if http_status == 200 and _wants_html(request):
+    if http_status == 200 and _page_path(request):
         http_status = 400
     return _reply(request, exc.message, http_status, exc.code)
 
@@ -105,8 +125,12 @@ async def on_internal_error(request, exc):
     return _reply(request, f"internal error: {exc.__class__.__name__}", 500, "internal_error")
 
 
-def create_app():
-    app = Starlette(routes=routes(), exception_handlers={
+def create_app(server_names=()):
+    """The app; ``server_names``: the names it listens on, besides localhost."""
+    middleware = [Middleware(headers.SecurityHeaders),
+                  Middleware(guard.Guard, server_names=server_names),
+                  Middleware(privacy.Readers)]
+    app = Starlette(routes=routes(), middleware=middleware, exception_handlers={
         AstroJobsError: on_astro_jobs_error, HTTPException: on_http_error,
         Exception: on_internal_error})
     app.router.redirect_slashes = False

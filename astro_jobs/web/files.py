@@ -7,7 +7,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from .. import api
 from ..errors import JobNotFound
-from . import present
+from . import present, privacy
 from .nova import api as novaapi
 from .operator import thumbnails
 
@@ -16,6 +16,8 @@ KINDS = {
     "wcs": ("application/fits", "wcs.fits"),
     "new_fits": ("application/fits", "new-image.fits"),
     "annotated": ("image/png", None),
+    "annotated_grid": ("image/png", None),
+    "corr": ("application/fits", "corr.fits"),
 }
 
 
@@ -45,25 +47,28 @@ def _input(status):
 
 
 def _thumbnail(status):
+    """The card's picture: the annotated image, else the input (for a job that did
+    not solve, failed or was cancelled, shown dimmed by the page)."""
     result = present.done_result(status) or {}
     name = (result.get("files") or {}).get("annotated")
-    data = thumbnails.thumbnail(status["job_id"], name) if name else None
+    data = thumbnails.thumbnail(status["job_id"], name) if name else \
+        thumbnails.input_thumbnail(status)
     if data is None:
-        raise JobNotFound(f"job {status['job_id']} has no annotated image",
+        raise JobNotFound(f"job {status['job_id']} has no picture to show",
                           code="file_not_found")
     return Response(data, media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
-def _log(status):
-    return PlainTextResponse(api.logs(status["job_id"]))
+def _log(status, who):
+    return PlainTextResponse(privacy.redact(api.logs(status["job_id"]), who))
 
 
 def nova_file(kind):
     """An endpoint serving ``kind`` of the job behind an integer id."""
     def endpoint(request):
         _, status, _ = novaapi.job_of(request)
-        return _log(status) if kind == "log" else _serve(status, kind)
+        return _log(status, privacy.reader(request)) if kind == "log" else _serve(status, kind)
     endpoint.__name__ = f"nova_{kind}"
     return endpoint
 
@@ -71,9 +76,10 @@ def nova_file(kind):
 def job_file(request):
     """``/jobs/{job_id}/files/{kind}`` for the operator page."""
     kind = request.path_params["kind"]
-    status = api.status(request.path_params["job_id"])
+    who = privacy.reader(request)
+    status = privacy.require_visible(api.status(request.path_params["job_id"]), who)
     if kind == "log":
-        return _log(status)
+        return _log(status, who)
     if kind == "input":
         return _input(status)
     if kind == "thumbnail":

@@ -38,6 +38,41 @@ def done_result(status):
         return None
 
 
+def outcome(status, result=None):
+    """What a job came to, for a person: ``{"kind", "headline", "code"}``.
+
+    ``kind``: queued, processing, solved, unsolved, error or cancelled; a
+    done job without a solution is ``unsolved``, never plain done. The
+    headline is the sentence to show first (for an unsolved job the
+    extractor's explanation); ``code`` the machine's word for it, or None.
+    ``result``: the job's result if already read (``done_result``).
+    """
+    state = status["state"]
+    if state == api.State.DONE:
+        result = result if result is not None else done_result(status)
+        return _done_outcome(status, result or {})
+    if state in (api.State.ERROR, api.State.CANCELLED):
+        headline = status.get("error") or f"The job was {state}."
+        return {"kind": str(state), "headline": headline, "code": None}
+    headline = "Waiting for a consumer." if state == api.State.QUEUED else \
+        f"Running: {status.get('stage') or 'starting'}."
+    return {"kind": str(state), "headline": headline, "code": None}
+
+
+def _done_outcome(status, result):
+    solved = result.get("solved") if "solved" in result else status.get("solved")
+    if solved:
+        cal = result.get("calibration") or {}
+        where = f" at RA {cal['ra_hms']}, Dec {cal['dec_dms']}" \
+            if cal.get("ra_hms") and cal.get("dec_dms") else ""
+        return {"kind": "solved", "headline": f"Solved{where}.", "code": None}
+    explanation = result.get("explanation")
+    return {"kind": "unsolved",
+            "headline": explanation if isinstance(explanation, str) and explanation
+            else "Not solved: " + api.NO_EXPLANATION + ".",
+            "code": result.get("reason")}
+
+
 def job_state(status, result):
     """nova's job status: ``solving`` until terminal, then success or failure."""
     if status["state"] in (api.State.QUEUED, api.State.PROCESSING):

@@ -31,13 +31,14 @@ def url_of(sock, tls):
     return f"{'https' if tls else 'http'}://{host}:{port}/"
 
 
-def run(sock, cert=None, key=None):
-    """Serve on ``sock`` until SIGINT or SIGTERM (HTTPS with ``cert`` and ``key``)."""
+def run(sock, cert=None, key=None, host=None):
+    """Serve on ``sock`` until SIGINT or SIGTERM (HTTPS with ``cert`` and ``key``);
+    ``host``: the name it listens on, one the guard lets clients call it by."""
     import uvicorn
 
     from .app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = uvicorn.Config(create_app(), ssl_certfile=cert, ssl_keyfile=key,
+    config = uvicorn.Config(create_app(server_names=(host,)), ssl_certfile=cert, ssl_keyfile=key,
                             log_level="warning", access_log=False, server_header=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from ... import api, config
 from ...errors import JobNotFound
 from ...intake.digest import file_digest
-from .. import auth, present
+from .. import auth, present, privacy
 from . import uploads
 from . import wire as nova
 from .wire import NovaError
@@ -106,7 +106,10 @@ def local_path(url):
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         raise NovaError("url_upload takes file:// URLs only (this server fetches nothing "
                         "from the network)", code="url_not_allowed")
-    path = os.path.realpath(unquote(parts.path))
+    name = unquote(parts.path)
+    if "\0" in name or not name.startswith("/"):
+        raise NovaError("the file:// URL names no file", code="url_not_allowed")
+    path = os.path.realpath(name)
     allowed = config.url_upload_dirs()
     if not any(os.path.commonpath([path, folder]) == folder for folder in allowed):
         raise NovaError("the file is outside the folders url_upload may read "
@@ -141,13 +144,14 @@ def job_of(request):
     job_id = request.app.state.ids.job_id(number)
     if job_id is None:
         raise JobNotFound(f"no such job: {number}")
-    status = api.status(job_id)
+    status = privacy.require_visible(api.status(job_id), privacy.reader(request))
     return number, status, present.done_result(status)
 
 
 def submission_status(request):
     number, status, result = job_of(request)
-    return JSONResponse(present.submission(number, status, result))
+    return JSONResponse(privacy.redact(present.submission(number, status, result),
+                                       privacy.reader(request)))
 
 
 def job_status(request):

@@ -1,107 +1,102 @@
-"""The operator page: the queue at a glance, one page per job, cancel.
+"""The operator page: the queue at a glance, one page per job, submit.
 
 Plain server-rendered HTML. Anyone who reaches the server may look; with
 ASTRO_JOBS_API_KEY set, only a browser logged in with that key may submit
 or cancel.
 """
 import json
-from collections import Counter
-from datetime import datetime, timezone
+import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from ... import api
 from ...errors import BadInput
-from .. import auth, present
+from .. import auth, guard, present, privacy
+from ..files import KINDS as FILE_KINDS
 from ..nova import uploads
+from . import board, skymap
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-RECENT = 24
 LOG_LINES = 200
-ALL_JOBS = 10**9
+# The page's sections that /page.json sends again, each a template of its own.
+LIVE = ("counts", "consumers", "running", "jobs", "chart", "sky")
 
 
 class Forbidden(BadInput):
     code = "forbidden"
 
 
-def _when(iso):
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")) if iso else None
-
-
-def elapsed(status):
-    """Seconds the job has run (so far, or in all), or None before it started."""
-    started = _when(status.get("started_at"))
-    if started is None:
-        return None
-    end = _when(status.get("finished_at")) or datetime.now(timezone.utc)
-    return max(0.0, (end - started).total_seconds())
-
-
-def consumer(status):
-    worker = status.get("worker") or {}
-    return f"{worker.get('node')} pid {worker.get('pid')}" if worker else ""
-
-
-def row(status):
-    result = present.done_result(status)
-    files = (result or {}).get("files") or {}
-    return {"job_id": status["job_id"], "state": status["state"], "stage": status.get("stage"),
-            "elapsed": elapsed(status), "consumer": consumer(status),
-            "created": status["created_at"], "file": (status.get("input") or {}).get("file"),
-            "solved": (result or {}).get("solved"), "thumbnail": "annotated" in files}
-
-
 def _context(request, **extra):
     session = request.cookies.get(auth.COOKIE)
     return {"can_change": auth.may_change(session), "key_set": auth.needs_login(),
             "logged_in": auth.valid_session(session) and auth.needs_login(),
-            "states": [s.value for s in api.State], **extra}
+            "outcomes": board.OUTCOMES, "labels": board.LABELS, **extra}
+
+
+def _board(request):
+    """The board as this reader may see it: private jobs only with a session."""
+    who = privacy.reader(request)
+    data = board.build(request.query_params, lambda statuses: privacy.shown(statuses, who))
+    data["notice"] = (request.query_params.get("done") or "")[:200]
+    return privacy.redact(data, who)
+
+
+def _back(request):
+    """This page's address without a bulk action's notice: where the next one returns."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "done"]
+    return "/" + ("?" + urlencode(kept) if kept else "")
 
 
 def dashboard(request):
-    jobs = api.list_jobs(limit=ALL_JOBS)
-    counts = Counter(s["state"] for s in jobs)
-    running = [row(s) for s in jobs if s["state"] == api.State.PROCESSING]
-    recent = [row(s) for s in jobs[:RECENT]]
+    data = _board(request)
     return templates.TemplateResponse(request, "index.html", _context(
-        request, counts=counts, running=running, recent=recent, total=len(jobs)))
+        request, board=data, grid=skymap.grid(), back=_back(request)))
+
+
+def page_json(request):
+    """The dashboard's data and its live sections' HTML, for page.js to swap in."""
+    data = _board(request)
+    context = _context(request, board=data, grid=skymap.grid())
+    html = {name: templates.get_template(f"_{name}.html").render(context) for name in LIVE}
+    return JSONResponse(dict(data, html=html))
 
 
 def job_page(request):
-    status = api.status(request.path_params["job_id"])
+    who = privacy.reader(request)
+    status = privacy.require_visible(api.status(request.path_params["job_id"]), who)
     result = present.done_result(status)
+    status, result = privacy.redact(status, who), privacy.redact(result, who)
+    files = (result or {}).get("files") or {}
+    cal = (result or {}).get("calibration") or {}
     return templates.TemplateResponse(request, "job.html", _context(
-        request, job=row(status), status=status, result=result,
+        request, job=board.row(status, time.time(), result), status=status, result=result,
+        outcome=present.outcome(status, result),
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
-        log=api.logs(status["job_id"], LOG_LINES),
-        files=sorted(((result or {}).get("files") or {}).items()),
+        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who),
+        files=sorted(files.items()),
+        linked=tuple(FILE_KINDS), has_grid="annotated_grid" in files,
+        grid="annotated_grid" in files and request.query_params.get("grid") == "1",
+        created_ago=board.ago(status.get("created_at"), time.time()),
+        viewers=skymap.viewers(cal) if result and result.get("solved") else [],
         terminal=status["state"] in (api.State.DONE, api.State.ERROR, api.State.CANCELLED)))
 
 
-def _check_change(request):
+def check_change(request):
     """Page POSTs: from this site only, and by a logged-in browser when a key is set."""
     origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin and not guard.same_site(origin, request.headers.get("host")):
         raise Forbidden("cross-site request refused")
     if not auth.may_change(request.cookies.get(auth.COOKIE)):
         raise Forbidden("log in with the API key to change jobs")
 
 
-async def cancel(request):
-    _check_change(request)
-    job_id = request.path_params["job_id"]
-    await run_in_threadpool(api.cancel, job_id)
-    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
-
-
 async def submit(request):
-    _check_change(request)
+    check_change(request)
     form = await uploads.read_form(request)
     try:
         if form.file_path is None:

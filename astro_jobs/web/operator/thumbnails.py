@@ -23,15 +23,44 @@ def thumbnail(job_id, name):
     return _make(job_id, name, info.st_mtime_ns, info.st_size)
 
 
+# Inputs Pillow decodes; FITS and star lists get no picture.
+PICTURES = ("jpeg", "png", "tiff", "gif")
+
+
 @functools.lru_cache(maxsize=CACHED)
 def _make(job_id, name, _mtime_ns, size):
+    data = api.output_head(job_id, name, size)
+    return None if data is None else _jpeg(io.BytesIO(data))
+
+
+def _jpeg(source):
     from PIL import Image  # the server extra's; only the page's cards need it
 
-    data = api.output_head(job_id, name, size)
-    if data is None:
-        return None
-    with Image.open(io.BytesIO(data)) as image:
+    with Image.open(source) as image:
+        image.draft("RGB", (WIDTH, WIDTH * 4))  # a JPEG decodes at a fraction of its size
         image.thumbnail((WIDTH, WIDTH * 4))
         out = io.BytesIO()
         image.convert("RGB").save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def input_thumbnail(status):
+    """JPEG bytes of a small copy of the job's input picture, or None (FITS, star
+    lists, or a picture Pillow cannot read)."""
+    info = status.get("input") or {}
+    if str(info.get("format", "")).lower() not in PICTURES:
+        return None
+    path = api.input_path(status)
+    try:
+        stat = path.stat()
+        return _input(str(path), stat.st_mtime_ns, stat.st_size)
+    except (OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=CACHED)
+def _input(path, _mtime_ns, _size):
+    try:
+        return _jpeg(path)
+    except Exception:  # noqa: BLE001 - any picture Pillow cannot read gets none
+        return None

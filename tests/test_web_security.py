@@ -1,0 +1,202 @@
+"""`astro-jobs serve` against an attacker: requests made here, by hand, to a
+real server on 127.0.0.1 (issue 18). Without a key: other web pages and
+DNS rebinding kept out. With a key: private jobs, sessions, throttling.
+Everywhere: no 500, no file served from outside its job, safe headers."""
+import json
+import re
+
+import httpx
+from test_web import KEY, job_folders, login, nova, upload
+
+from support import wait_until
+
+
+def raw(web, method, path, headers=None, **kwargs):
+    return httpx.request(method, web.url + path, headers=headers or {}, timeout=30, **kwargs)
+
+
+def port_of(web):
+    return web.url.rsplit(":", 1)[1]
+
+
+# -- no key: a desktop server other pages cannot drive ----------------------------
+
+def test_changes_take_post_only(env, server, images):
+    web = server(ASTRO_JOBS_URL_UPLOAD_DIRS=str(images("ok").parent))
+    session = login(web.url)
+    query = {"request-json": json.dumps({"session": session,
+                                         "url": f"file://{images('ok')}"})}
+    for path in ("/api/url_upload", "/api/url_upload/", "/api/login", "/api/upload"):
+        reply = raw(web, "GET", path, params=query)
+        assert reply.status_code == 405 and reply.json()["status"] == "error", path
+    assert job_folders(env) == []
+    # The same request by POST, as nova's clients send it, works.
+    doc, _ = nova(web.url, "/api/url_upload", json.loads(query["request-json"]))
+    assert doc["status"] == "success", doc
+
+
+def test_other_sites_and_rebound_names_are_refused(env, server, images):
+    web = server()
+    session = login(web.url)
+    port = port_of(web)
+    body = {"request-json": json.dumps({"session": session})}
+    files = {"file": ("ok.png", images("ok").read_bytes())}
+    refused = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": f"http://127.0.0.1:{int(port) + 1}"},  # another site on this machine
+        {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"},  # rebinding
+        {"Host": f"evil.example:{port}"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ]
+    for headers in refused:
+        reply = raw(web, "POST", "/api/upload", headers, data=body, files=files)
+        assert reply.status_code == 403 and reply.json()["status"] == "error", headers
+        assert raw(web, "POST", "/submit", headers, files=files).status_code == 403
+    # A rebinding page cannot read the server either.
+    assert raw(web, "GET", "/", {"Host": f"evil.example:{port}"}).status_code == 403
+    assert job_folders(env) == []
+    # This site's own pages, localhost, and the names an operator allows are fine.
+    for headers in ({"Origin": f"http://127.0.0.1:{port}"},
+                    {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"},
+                    {"Host": f"[::1]:{port}"}):
+        reply = raw(web, "POST", "/api/upload", headers, data=body, files=files)
+        assert reply.json()["status"] == "success", (headers, reply.text)
+    allowed = server(ASTRO_JOBS_ALLOWED_HOSTS="Jobs.Example, other.example")
+    reply = raw(allowed, "GET", "/", {"Host": "jobs.example"})
+    assert reply.status_code == 200
+    reply = raw(allowed, "POST", "/api/login", {"Host": "jobs.example",
+                "Origin": "https://jobs.example"}, data={"request-json": '{"apikey": "k"}'})
+    assert reply.json()["status"] == "success"
+
+
+# -- headers ------------------------------------------------------------------------
+
+def test_every_reply_refuses_sniffing_and_framing(env, server, images):
+    web = server()
+    session = login(web.url)
+    doc, _ = upload(web.url, session, images("ok"))
+    (folder,) = job_folders(env)
+    job_id = folder.name
+    for path in ("/", f"/jobs/{job_id}", f"/jobs/{job_id}/files/input", "/api/jobs/1",
+                 f"/api/submissions/{doc['subid']}", "/static/style.css", "/nothing"):
+        reply = raw(web, "GET", path)
+        assert reply.headers["x-content-type-options"] == "nosniff", path
+        assert reply.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in reply.headers["content-security-policy"], path
+    page = raw(web, "GET", f"/jobs/{job_id}")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    # Under that policy an inline script or style would not run: the pages have none.
+    for path in ("/", f"/jobs/{job_id}"):
+        html = raw(web, "GET", path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+        assert " style=" not in html and "<style" not in html, path
+    # A submitted picture opened on its own runs nothing.
+    assert "sandbox" in raw(web, "GET", f"/jobs/{job_id}/files/input").headers[
+        "content-security-policy"]
+
+
+# -- never a 500 --------------------------------------------------------------------
+
+HOSTILE_JSON = [
+    "[" * 100_000 + "]" * 100_000,
+    '{"session": "s", "a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"session": "s", "scale_lower": NaN, "scale_upper": Infinity}',
+    '{"session": "s", "downsample_factor": Infinity}',
+    '{"session": "s", "downsample_factor": 1e999}',
+    '{"session": "s", "downsample_factor": ' + "9" * 5000 + "}",
+    '{"session": "s", "tweak_order": -' + "9" * 300 + "}",
+    '{"session": "s", "scale_units": ["degwidth"], "scale_type": {"a": 1}}',
+    '{"session": "s", "scale_type": "ev", "scale_est": 1e308, "scale_err": -1e308}',
+    '{"session": "s", "url": "file:///etc/passwd%00.png"}',
+    '{"session": "s", "url": "file://%00"}',
+    '{"session": "s", "url": ["file:///x"]}',
+    '{"session": "s", "x": [1e308, 2], "y": [1, 2], "image_width": 1e300, '
+    '"image_height": "a"}',
+    '{"session": "s", "x": {"a": 1}, "y": "b"}',
+    '{"session": ["s"], "subid": {"a": 1}}',
+    '{"apikey": {"a": 1}}',
+    '{"apikey": "\\u0000"}',
+    '"\\ud800"',
+    "\x00",
+]
+
+
+def test_hostile_requests_never_get_a_500(env, server, tmp_path):
+    web = server(ASTRO_JOBS_URL_UPLOAD_DIRS=str(tmp_path), ASTRO_JOBS_API_KEY=KEY)
+    for text in HOSTILE_JSON:
+        for path in ("/api/url_upload", "/api/login", "/api/upload", "/api/myjobs",
+                     "/api/submission_images"):
+            reply = raw(web, "POST", path, data={"request-json": text})
+            assert reply.status_code < 500, (path, text[:60], reply.text[:300])
+            assert reply.json()["status"] == "error", (path, text[:60], reply.text[:300])
+    for path in ("/api/jobs/" + "9" * 5000, "/api/submissions/" + "1" * 5000,
+                 "/wcs_file/" + "7" * 5000, "/jobs/" + "f" * 5000, "/jobs/%00",
+                 "/jobs/" + "a" * 32 + "/files/%00", "/api/jobs/-1", "/joblog/1e5"):
+        reply = raw(web, "GET", path)
+        assert 400 <= reply.status_code < 500, (path[:40], reply.status_code, reply.text[:300])
+    for body, kind in ((b"\xff\xfe" * 100, "application/x-www-form-urlencoded"),
+                       (b"--x\r\n\r\n", "multipart/form-data; boundary=x"),
+                       (b"a" * 100, "multipart/form-data"),
+                       (b"request-json=%7B%7D&" * 500, "application/x-www-form-urlencoded")):
+        reply = raw(web, "POST", "/api/upload", {"Content-Type": kind}, content=body)
+        assert reply.status_code < 500, (kind, reply.text[:300])
+    assert job_folders(env) == [] and list((tmp_path / "tmp").iterdir()) == []
+    assert "Traceback" not in web.output() and raw(web, "GET", "/").status_code == 200
+
+
+# -- key mode: private submissions -----------------------------------------------
+
+def test_private_jobs_are_shown_only_to_a_session_of_the_key(env, server, images, consumers,
+                                                             tmp_path):
+    consumers(env)
+    web = server(ASTRO_JOBS_API_KEY=KEY)
+    session = login(web.url, KEY)
+    private, _ = upload(web.url, session, images("ok"), publicly_visible="n")
+    public, _ = upload(web.url, session, images("ok", "-public"), publicly_visible="y")
+    for doc in (private, public):
+        poll_finished_as(web.url, doc["subid"], session)
+    number = private["subid"]
+    folders = {json.loads((f / "status.json").read_text())["params"].get("private"): f.name
+               for f in job_folders(env)}
+    hidden, shown = folders[True], folders[None]
+    anonymous = [f"/api/submissions/{number}", f"/api/jobs/{number}",
+                 f"/api/jobs/{number}/info", f"/api/jobs/{number}/calibration",
+                 f"/joblog/{number}", f"/wcs_file/{number}", f"/jobs/{hidden}",
+                 f"/jobs/{hidden}/files/input", f"/jobs/{hidden}/files/log"]
+    for path in anonymous:
+        assert raw(web, "GET", path).status_code == 404, path
+        if path.startswith(("/api/", "/joblog", "/wcs_file")):  # nova's answer POST too
+            assert raw(web, "POST", path, data={"request-json": '{"session": "x"}'}
+                       ).status_code == 404, path
+    assert hidden not in raw(web, "GET", "/").text and shown in raw(web, "GET", "/").text
+    # nova's clients present their session in request-json; a browser, its cookie.
+    doc, code = nova(web.url, f"/api/jobs/{number}/info", {"session": session})
+    assert code == 200 and doc["status"] == "success", doc
+    with httpx.Client(base_url=web.url) as browser:
+        browser.post("/login", data={"apikey": KEY})
+        assert browser.get(f"/jobs/{hidden}").status_code == 200
+        assert browser.get(f"/jobs/{hidden}/files/input").content == images("ok").read_bytes()
+        assert hidden in browser.get("/").text
+    # What anonymous readers see of a public job names no server path.
+    roots = [str(env.jobs_dir), str(env.jobs_dir.parent), str(tmp_path)]
+    for path in (f"/jobs/{shown}", f"/jobs/{shown}/files/log", f"/joblog/{public['subid']}",
+                 f"/api/submissions/{public['subid']}"):
+        text = raw(web, "GET", path).text
+        assert not [root for root in roots if root in text], (path, text[:2000])
+    with httpx.Client(base_url=web.url) as browser:  # the key's holder sees them
+        browser.post("/login", data={"apikey": KEY})
+        text = browser.get(f"/jobs/{shown}").text
+        assert [root for root in roots if root in text]
+
+
+def poll_finished_as(url, subid, session):
+    """poll_finished, by a client presenting its session (a private job's)."""
+    def finished():
+        doc, _ = nova(url, f"/api/submissions/{subid}", {"session": session})
+        return doc if doc.get("processing_finished", "None") != "None" else None
+    doc = wait_until(finished, 30, 0.1)
+    assert doc, f"submission {subid} did not finish"
+    return doc
+
