@@ -280,7 +280,7 @@ def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
     jobs = []
     for job_id in jobdir.job_ids():
         try:
-            current = jobdir.read_status(job_id)
+            current = jobdir.read_status(job_id)  # by id: no Path per job
         except AstroJobsError:
             continue  # pruned while we looked
         if state is None or current["state"] == state:
@@ -425,6 +425,25 @@ def stats(now=None):
     from .report.stats import collect
 
     return collect(now)
+
+
+# -- sessions of astro-jobs serve's API key ----------------------------------
+
+def open_session(ttl):
+    """A new session key of the API key, live for ``ttl`` seconds, on every
+    server sharing JOBS_DIR."""
+    from .store import sessions
+    return sessions.create(ttl)
+
+
+def session_alive(session):
+    from .store import sessions
+    return sessions.alive(session)
+
+
+def close_session(session):
+    from .store import sessions
+    sessions.end(session)
 
 
 # -- what the web face needs of a job's folder (it never imports the store) --------

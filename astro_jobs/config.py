@@ -88,9 +88,19 @@ def max_image_pixels():
     return _number("ASTRO_JOBS_MAX_PIXELS", 250e6)
 
 
+# The extractor's own needs (Python, numpy, astropy, solve-field mapping its
+# index files), and what it holds per pixel of the largest image it accepts
+# (the file, the decoded picture, grey and colour copies, binned lists:
+# about 33 bytes a pixel measured on an RGB PNG, with a margin).
+MEMORY_BASE_MB = 2048
+MEMORY_BYTES_PER_PIXEL = 40
+
+
 def max_memory_bytes():
-    """Address-space limit of an extractor (solve-field maps index files)."""
-    return int(_number("ASTRO_JOBS_MAX_MEMORY_MB", 8192.0) * 1024 * 1024)
+    """Address-space limit of an extractor (``RLIMIT_AS``): by default enough
+    for the largest image ASTRO_JOBS_MAX_PIXELS lets in."""
+    default = MEMORY_BASE_MB + MEMORY_BYTES_PER_PIXEL * max_image_pixels() / 2**20
+    return int(_number("ASTRO_JOBS_MAX_MEMORY_MB", default) * 1024 * 1024)
 
 
 def max_output_bytes():

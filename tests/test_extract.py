@@ -105,7 +105,11 @@ def test_jpeg_solves_blind_with_full_result(tmp_path):
     assert doc["solver"]["index"].startswith("index-tycho2")
     out = tmp_path / "out"
     assert doc["files"] == {"wcs": "wcs.fits", "annotated": "annotated.png", "corr": "corr.fits",
+                            "rdls": "rdls.fits", "axy": "axy.fits",
                             "annotated_grid": "annotated-grid.png"}
+    # nova's rdls (reference stars in the field) and axy (the star list solve-field got).
+    assert len(fits.getdata(out / "rdls.fits", 1)["RA"]) > 10
+    assert len(fits.getdata(out / "axy.fits", 1)["X"]) >= doc["stars"]["matched"]
     with Image.open(out / "annotated.png") as png:
         assert png.format == "PNG" and png.width <= 1200
         plain = png.convert("RGB")
@@ -398,7 +402,7 @@ def test_csv_source_list_solves_without_pixels(tmp_path):
     assert code == 0, err
     assert_matches(doc, expected("apod2.jpg"))
     assert doc["image"] == {**doc["image"], "format": "csv", "width": 800, "height": 600}
-    assert set(doc["files"]) == {"wcs", "corr"}
+    assert set(doc["files"]) == {"wcs", "corr", "rdls", "axy"}
     assert any(a["names"][0] == "NGC 2024" for a in doc["annotations"])
 
     code, doc, err = extract(listing, tmp_path / "out2")

@@ -20,6 +20,8 @@ def nova(url, path, args=None, files=None, method="POST"):
     """One nova request as its clients send it; the parsed JSON and the HTTP status."""
     data = None if args is None else {"request-json": json.dumps(args)}
     reply = httpx.request(method, url + path, data=data, files=files, timeout=30)
+    # nova's own header, to the byte: astrometry-net-client refuses any other.
+    assert reply.headers["content-type"] == "text/plain", (path, reply.headers)
     return reply.json(), reply.status_code
 
 
@@ -119,7 +121,7 @@ def test_api_key_restricts_login_and_sessions(env, server, images):
     assert doc["status"] == "error" and "no session" in doc["errormessage"]
     doc, _ = upload(first.url, None, images("ok"))
     assert doc["status"] == "error"
-    # Another server with the same key honours the session: nothing is stored.
+    # Another server sharing JOBS_DIR honours the session.
     doc, _ = upload(second.url, session, images("ok"))
     assert doc["status"] == "success", doc
     assert len(job_folders(env)) == 1
@@ -169,9 +171,15 @@ def test_bad_requests_get_nova_errors_and_leave_nothing_behind(env, server, imag
         assert reply.status_code == 200 and reply.json()["status"] == "error", reply.text
     for path in ("/api/submissions/99", "/api/jobs/99", "/api/jobs/99/calibration",
                  "/wcs_file/99", "/joblog/99", "/api/jobs/abc", "/api/nothing",
+                 "/rdls_file/99", "/axy_file/99", "/corr_file/99", "/new_fits_file/99",
                  "/api/jobs/0", f"/api/jobs/{2**70}"):
         reply = httpx.get(web.url + path)
         assert reply.status_code == 404 and reply.json()["status"] == "error", path
+        assert reply.headers["content-type"] == "text/plain", path
+    # nova answers every kml_file request with a sentence (its KMZ maker is off).
+    kml = httpx.get(web.url + "/kml_file/99")
+    assert kml.status_code == 200 and "KMZ" in kml.text
+    assert kml.headers["content-type"] == "text/html; charset=utf-8"
     assert job_folders(env) == []
     assert list((tmp_path / "tmp").iterdir()) == []
     assert "Traceback" not in web.output()

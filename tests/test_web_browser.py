@@ -57,13 +57,22 @@ def fits_width(driver):
                                  "window.innerWidth")
 
 
-def screenshot(driver, tmp_path, name):
+def screenshot(driver, tmp_path, name, most=2400):
+    """The whole page (up to ``most`` px tall), not only the window's part of it."""
     folder = SCREENSHOTS or str(tmp_path)
-    assert driver.save_screenshot(os.path.join(folder, name))
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    # The window holds a little more than the page it shows.
+    driver.set_window_size(size["width"], min(most, max(size["height"], height + 160)))
+    try:
+        assert driver.save_screenshot(os.path.join(folder, name))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
 
 
 def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser, site,
-                                                                          tmp_path):
+                                                                          tmp_path, env,
+                                                                          images):
     browser.get(site.url + "/")
     assert "astro-jobs" in browser.title
     browser.find_element(By.ID, "file").send_keys(str(CORPUS / "apod4.jpg"))
@@ -88,7 +97,11 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     assert gridded.get_attribute("src").endswith("/files/annotated_grid")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, gridded))
 
+    # A grey square has no stars: done, not solved, shown beside the solved one.
+    blank = env.submit(images("blank"))
+    assert env.wait(blank, SOLVE_TIMEOUT)["solved"] is False
     browser.get(site.url + "/")
+    assert browser.find_element(By.CSS_SELECTOR, f'li[data-job="{blank}"] img.thumb.dim')
     card = browser.find_element(By.CSS_SELECTOR, f'li[data-job="{job_id}"]')
     thumb = card.find_element(By.CSS_SELECTOR, "img.thumb")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, thumb))
@@ -148,8 +161,6 @@ def test_the_page_updates_in_place_keeping_the_form_and_retry_works(
     thumb = card.find_element(By.CSS_SELECTOR, "img.thumb.dim")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, thumb))
     assert fits_width(browser)
-    if width == 390:
-        screenshot(browser, tmp_path, "operator-page-unsolved-phone.png")
 
     card.find_element(By.CSS_SELECTOR, "button.retry").click()
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"/jobs/{job_id}"))

@@ -4,11 +4,14 @@ DNS rebinding kept out. With a key: private jobs, sessions, throttling.
 Everywhere: no 500, no file served from outside its job, safe headers."""
 import json
 import re
+import socket
+import ssl
+import time
 
 import httpx
 from test_web import KEY, job_folders, login, nova, upload
 
-from support import wait_until
+from support import self_signed_certificate, wait_until
 
 
 def raw(web, method, path, headers=None, **kwargs):
@@ -200,3 +203,137 @@ def poll_finished_as(url, subid, session):
     assert doc, f"submission {subid} did not finish"
     return doc
 
+
+
+# -- key mode: sessions, logout, throttle, cookies ------------------------------
+
+def test_sessions_end_at_logout_on_every_server_and_expire(env, server, images):
+    first, second = server(ASTRO_JOBS_API_KEY=KEY), server(ASTRO_JOBS_API_KEY=KEY)
+    hang = env.submit(images("hang"))
+    with httpx.Client(base_url=first.url) as browser:
+        assert browser.post("/login", data={"apikey": KEY}).status_code == 303
+        kept = browser.cookies["astro_jobs_session"]
+        assert 'name="file"' in browser.get(second.url + "/").text  # the other server too
+        assert browser.post("/logout").status_code == 303
+    # A cookie kept after logout is dead on both servers.
+    for web in (first, second):
+        reply = raw(web, "POST", f"/jobs/{hang}/cancel",
+                    {"Cookie": f"astro_jobs_session={kept}"})
+        assert reply.status_code == 403, reply.text
+    assert env.status(hang)["state"] == "queued"
+    # A nova session lives ASTRO_JOBS_SESSION_TTL seconds.
+    short = server(ASTRO_JOBS_API_KEY=KEY, ASTRO_JOBS_SESSION_TTL="2")
+    session = login(short.url, KEY)
+    assert upload(short.url, session, images("ok"))[0]["status"] == "success"
+    wait_until(lambda: "no session" in upload(short.url, session, images("ok"))[0].get(
+        "errormessage", ""), 6, 0.5)
+    assert upload(short.url, session, images("ok"))[0]["status"] == "error"
+
+
+def test_wrong_keys_are_throttled_per_address_not_for_long(env, server):
+    web = server(ASTRO_JOBS_API_KEY=KEY)
+    started = time.monotonic()
+    answers = [nova(web.url, "/api/login", {"apikey": f"guess{i}"}) for i in range(30)]
+    guessed = time.monotonic() - started
+    refused = [(doc, code) for doc, code in answers if code == 429]
+    # Five guesses, then one more per 3 s of guessing; every other one a 429.
+    assert len(answers) - len(refused) <= 6 + guessed / 3, (guessed, answers)
+    assert refused and all(doc["status"] == "error" and "too many" in doc["errormessage"]
+                           for doc, _ in refused)
+    # While throttled, the right key is refused too (else the guesser learns it).
+    def throttled_for_a_while():
+        reply = raw(web, "POST", "/api/login", data={"request-json": '{"apikey": "guess"}'})
+        return reply.status_code == 429 and int(reply.headers["retry-after"]) >= 2
+    wait_until(throttled_for_a_while, 10, 0)
+    reply = raw(web, "POST", "/api/login", data={"request-json": json.dumps({"apikey": KEY})})
+    assert reply.status_code == 429 and int(reply.headers["retry-after"]) >= 1
+    assert raw(web, "POST", "/login", data={"apikey": KEY}).status_code == 429  # the page too
+    # The key's holder waits seconds, not hours.
+    started = time.monotonic()
+    wait_until(lambda: nova(web.url, "/api/login", {"apikey": KEY})[1] == 200, 15, 0.5)
+    assert time.monotonic() - started < 10
+    assert nova(web.url, "/api/login", {"apikey": KEY})[0]["status"] == "success"
+
+
+def test_session_cookie_is_secure_under_https_and_logins_check_origin(env, server, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    https = server("--cert", str(cert), "--key", str(key), ASTRO_JOBS_API_KEY=KEY)
+    plain = server(ASTRO_JOBS_API_KEY=KEY)
+    trust = ssl.create_default_context(cafile=str(cert))
+    reply = httpx.post(https.url + "/login", data={"apikey": KEY}, verify=trust)
+    cookie = reply.headers["set-cookie"].lower()
+    assert reply.status_code == 303 and "secure" in cookie and "httponly" in cookie
+    assert "samesite=strict" in cookie
+    reply = httpx.post(plain.url + "/login", data={"apikey": KEY})
+    assert reply.status_code == 303 and "secure" not in reply.headers["set-cookie"].lower()
+    for path in ("/login", "/logout"):
+        reply = raw(plain, "POST", path, {"Origin": "http://evil.example"},
+                    data={"apikey": KEY})
+        assert reply.status_code == 403 and "set-cookie" not in reply.headers, path
+
+
+# -- check before you store ----------------------------------------------------------
+
+def multipart_head(session, boundary="b0undary"):
+    """The start of a nova upload: request-json, then the file part's header."""
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"request-json\"\r\n\r\n"
+            f"{json.dumps({'session': session})}\r\n--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="big.fits"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+
+
+def open_upload(web, head, length, sent=b""):
+    """A socket that has sent an upload's headers and ``head``, of ``length`` bytes."""
+    host, port = web.url.split("//")[1].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(f"POST /api/upload HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                 f"Content-Type: multipart/form-data; boundary=b0undary\r\n"
+                 f"Content-Length: {length}\r\n\r\n".encode() + head + sent)
+    return sock
+
+
+def answer(sock):
+    """The status code and body of the reply on ``sock`` (sent before the body ended)."""
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_uploads_are_refused_before_their_body_is_stored(env, server, tmp_path):
+    web = server(ASTRO_JOBS_API_KEY=KEY, ASTRO_JOBS_MAX_IMAGE_MB="1")
+    spool = tmp_path / "tmp"
+    # A wrong session: answered as the file part begins, its bytes never stored.
+    sock = open_upload(web, multipart_head("0" * 48), 10_000_000, b"\0" * 65536)
+    code, body = answer(sock)
+    assert code == 200 and b"no session" in body
+    # Too large by its Content-Length: 413 before a byte of the body is read.
+    session = login(web.url, KEY)
+    code, body = answer(open_upload(web, b"", 10**12))
+    assert code == 413 and b"over the limit" in body
+    # The file before request-json: nothing to check it against, refused.
+    late = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+    code, body = answer(open_upload(web, late, 1_000_000, b"\0" * 1000))
+    assert code == 200 and b"request-json" in body
+    assert list(spool.iterdir()) == [] and job_folders(env) == []
+    assert session and raw(web, "GET", "/").status_code == 200
+
+
+def test_concurrent_uploads_are_bounded(env, server, images, tmp_path):
+    web = server(ASTRO_JOBS_MAX_UPLOADS="2")
+    session = login(web.url)
+    holding = [open_upload(web, multipart_head(session), 1_000_000, b"\0" * 1000)
+               for _ in range(2)]
+    wait_until(lambda: len(list((tmp_path / "tmp").iterdir())) == 2, 10)
+    doc, code = upload(web.url, session, images("ok"))
+    assert code == 503 and doc["status"] == "error" and doc["code"] == "busy", doc
+    for sock in holding:  # clients that give up free their slot and their file
+        sock.close()
+    wait_until(lambda: list((tmp_path / "tmp").iterdir()) == [], 10)
+    doc, code = upload(web.url, session, images("ok"))
+    assert code == 200 and doc["status"] == "success", doc

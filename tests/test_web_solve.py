@@ -37,7 +37,8 @@ def stack(tmp_path_factory):
     for name in list(env):
         if name.startswith("ASTRO_JOBS_") or name in ("JOBS_DIR", "ASTRO_EXTRACT_BIN"):
             del env[name]
-    env.update(JOBS_DIR=str(root / "jobs"), PYTHONDONTWRITEBYTECODE="1")
+    env.update(JOBS_DIR=str(root / "jobs"), PYTHONDONTWRITEBYTECODE="1", TMPDIR=str(root / "tmp"))
+    (root / "tmp").mkdir()
     cert, key = self_signed_certificate(root)
     consumer = Consumer(env, workers=2)
     plain = WebServer(env)
@@ -125,7 +126,20 @@ def test_nova_protocol_over_https_and_http(stack):
     assert https.get(f"/annotated_display/{job}").content.startswith(b"\x89PNG")
     assert https.get(f"/api/jobs/{job}/annotations").json()["annotations"]
     assert "solve" in https.get(f"/joblog/{job}").text
-    assert https.get(f"/new_fits_file/{job}").status_code == 404  # JPEG input: none
+    # nova's new-image.fits for a JPEG: its pixels as FITS, rows as stored, the solution
+    # in the header: the WCS maps a star's pixel to the same sky as wcs_file.
+    new = https.get(f"/new_fits_file/{job}")
+    assert new.headers["content-type"] == "application/fits"
+    path = stack["env"].jobs_dir.parent / "new-image.fits"
+    path.write_bytes(new.content)
+    with fits.open(path) as hdus:
+        assert hdus[0].data.shape == (507, 719) and hdus[0].data.dtype.name == "uint8"
+        header = hdus[0].header
+    solved = fits.Header.fromstring(wcs.content.decode("ascii"))
+    for key in ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD2_2"):
+        assert header[key] == solved[key], key
+    spool = stack["env"].jobs_dir.parent / "tmp"  # the server's TMPDIR: built, sent, removed
+    assert wait_until(lambda: not list(spool.glob("astro-jobs-new-*")), 10), list(spool.iterdir())
 
 
 def _check_nova_orientation(wcs_bytes, cal, folder):

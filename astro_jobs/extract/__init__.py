@@ -3,3 +3,8 @@
 Run as ``python -m astro_jobs.extract`` or ``astro-extract``; see
 ``__main__.py`` for the command line and docs/extractor.md for the result.
 """
+
+# Exit codes of the extractor contract (docs/contract.md), which the runner
+# reads too: importing this package loads nothing else.
+EXIT_UNREADABLE = 2
+EXIT_OUT_OF_MEMORY = 3

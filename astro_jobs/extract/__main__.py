@@ -9,7 +9,8 @@
 IMG may be a source list instead of a picture (.xyls/.fits table with X, Y
 [, FLUX], or .csv with x,y[,flux]); then --width and --height give the
 image size. Exit 0 with a JSON object at --output whenever the file is an
-image or a list, solved or not; exit 2 when it is neither, 1 on internal
+image or a list, solved or not; exit 2 when it is neither, 3 when it ran
+out of memory (the runner's limit, ASTRO_JOBS_MAX_MEMORY_MB), 1 on internal
 failure.
 """
 import argparse
@@ -20,7 +21,18 @@ import sys
 import time
 
 from ..intake.units import DEFAULT_SCALE_UNITS, DEFAULT_TIMEOUT, SCALE_UNITS
-from . import annotate, indexes, metadata, plan, result, solver, sources, stars
+from . import (
+    EXIT_OUT_OF_MEMORY,
+    EXIT_UNREADABLE,
+    annotate,
+    indexes,
+    metadata,
+    plan,
+    result,
+    solver,
+    sources,
+    stars,
+)
 from .image import UnreadableImage, read_image
 from .progress import enter_stage, log
 from .search import MIN_STARS, search
@@ -187,7 +199,14 @@ def main(argv=None):
         run(args)
     except UnreadableImage as exc:
         print("astro-extract: %s" % exc, file=sys.stderr)
-        return 2
+        return EXIT_UNREADABLE
+    except MemoryError:
+        # The address-space limit was hit: the failed allocation is gone, so
+        # one line can still be written; the runner turns the code into a sentence.
+        solver.kill_running()
+        print("astro-extract: out of memory: this image needs more than the memory limit",
+              file=sys.stderr)
+        return EXIT_OUT_OF_MEMORY
     except Exception as exc:  # one line for the runner's error message
         import traceback
         traceback.print_exc(file=sys.stderr)

@@ -129,6 +129,19 @@ def annotated_png(image, wcs_path, out_path, workdir):
     return out_path
 
 
+def _keep_tables(outcome, out_dir):
+    """The solver's tables nova serves: matched stars (corr), the reference stars in
+    the field (rdls) and the star list it was given (axy)."""
+    kept = {}
+    folder = outcome.folder or ""
+    for kind, source in (("corr", outcome.corr_path), ("rdls", os.path.join(folder, "solve.rdls")),
+                         ("axy", os.path.join(folder, "solve.axy"))):
+        if source and os.path.exists(source):
+            shutil.copyfile(source, os.path.join(out_dir, kind + ".fits"))
+            kept[kind] = kind + ".fits"
+    return kept
+
+
 def grid_spacing_arcmin(wcs_path, width):
     """A round RA/Dec grid spacing that draws about GRID_LINES lines across."""
     field = TanWcs(fitsfile.header_cards(wcs_path)).pixscale_arcsec * width / 60.0
@@ -181,7 +194,5 @@ def describe(outcome, image, out_dir, workdir, pixels=True):
     if "annotated" in files and grid_png(png, wcs_path, image.width, grid, workdir):
         files["annotated_grid"] = "annotated-grid.png"
     cal.update(rms_arcsec=outcome.rms_arcsec, matched_stars=outcome.matched)
-    if outcome.corr_path and os.path.exists(outcome.corr_path):
-        shutil.copyfile(outcome.corr_path, os.path.join(out_dir, "corr.fits"))
-        files["corr"] = "corr.fits"
+    files.update(_keep_tables(outcome, out_dir))
     return {"calibration": cal, "objects_in_field": names, "annotations": annotations}, files

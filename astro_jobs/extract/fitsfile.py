@@ -6,9 +6,12 @@ astropy.io.fits costs more than a whole right-band solve, so the hot path
 reads and writes these few shapes itself; astropy stays for user FITS
 images, whose headers and data can be anything.
 """
+import os
+
 import numpy as np
 
-from ..intake.fitsheader import BLOCK, CARD, data_size, padded, read, read_file
+from ..intake.fitsheader import BLOCK, CARD, read_file, walk
+from ..intake.starlists import InvalidSources, columns
 
 _TFORM = {"E": ">f4", "D": ">f8", "J": ">i4", "I": ">i2", "K": ">i8", "B": "u1", "L": "u1"}
 
@@ -71,14 +74,9 @@ def write_table(path, columns, extra=()):
 
 
 def read_headers(fh):
-    """Yield (cards, offset of its data, size of its data) for each HDU in an open file."""
-    while True:
-        cards = read(fh)
-        if cards is None:
-            return
-        offset, size = fh.tell(), data_size(cards)
-        yield cards, offset, size
-        fh.seek(offset + padded(size))
+    """Yield (cards, offset of its data, size of its data) for each HDU in an open
+    file; every size bounded and inside the file (ValueError otherwise)."""
+    yield from walk(fh, os.fstat(fh.fileno()).st_size)
 
 
 def read_table(path, hdu=1):
@@ -94,29 +92,17 @@ def read_table(path, hdu=1):
 def _columns(cards, raw):
     if cards.get("XTENSION") != "BINTABLE":
         raise ValueError("not a binary table")
+    try:
+        layout = columns(cards)  # the one reader of a table's shape, shared with submit
+    except InvalidSources as exc:
+        raise ValueError(exc.message) from None
     rows, width = int(cards["NAXIS2"]), int(cards["NAXIS1"])
-    fields, offset = [], 0
-    for i in range(1, int(cards["TFIELDS"]) + 1):
-        form = str(cards["TFORM%d" % i]).strip()
-        repeat = int(form[:-1] or 1)
-        code = _TFORM.get(form[-1])
-        if code is None:  # strings, bits, complex, descriptors: skip their bytes
-            offset += _other_size(form[-1], repeat)
-            continue
-        name = str(cards.get("TTYPE%d" % i, "COL%d" % i)).strip()
-        fields.append((name, code, offset, repeat))
-        offset += repeat * np.dtype(code).itemsize
+    fields = [(name, _TFORM[code], offset) for name, code, repeat, offset in layout
+              if code in _TFORM and repeat == 1]
     dtype = np.dtype({"names": [f[0] for f in fields], "formats": [f[1] for f in fields],
                       "offsets": [f[2] for f in fields], "itemsize": width})
     table = np.frombuffer(raw[:rows * width], dtype=dtype, count=rows)
-    return {name: np.asarray(table[name], dtype=np.float64) for name, _, _, repeat in fields
-            if repeat == 1}
-
-
-def _other_size(code, repeat):
-    if code == "X":
-        return (repeat + 7) // 8
-    return repeat * {"A": 1, "C": 8, "M": 16, "P": 8, "Q": 16}.get(code, 1)
+    return {name: np.asarray(table[name], dtype=np.float64) for name, _, _ in fields}
 
 
 def header_cards(path):

@@ -13,6 +13,8 @@ import os
 
 import numpy as np
 
+from .. import config
+from ..intake import images as intake_images
 from ..intake.digest import file_digest
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
@@ -88,9 +90,29 @@ def _file_bytes(path):
 def read_image(path):
     if not os.path.isfile(path):
         raise UnreadableImage("image not found: %s" % path)
+    size = checked_size(path)
     if looks_like_fits(path):
-        return _read_fits(path)
-    return _read_raster(path)
+        return _read_fits(path, size)
+    return _read_raster(path, size)
+
+
+def checked_size(path):
+    """(width, height) the header claims, checked by submit's own reader before
+    anything is decoded: a file submit would refuse is refused here too, and
+    the decoder must then find that very size."""
+    try:
+        info = intake_images.inspect(path, config.max_image_pixels())
+    except intake_images.InvalidImage as exc:
+        raise UnreadableImage("cannot read image %s: %s" % (os.path.basename(path),
+                                                            exc.message)) from None
+    return info["width"], info["height"]
+
+
+def _same_size(path, claimed, decoded):
+    if tuple(decoded) != tuple(claimed):
+        raise UnreadableImage("image %s: its header says %d x %d pixels but it decodes to "
+                              "%d x %d" % ((os.path.basename(path),) + tuple(claimed)
+                                           + tuple(decoded)))
 
 
 def looks_like_fits(path):
@@ -100,20 +122,22 @@ def looks_like_fits(path):
         return fh.read(9) == b"SIMPLE  ="
 
 
-def _read_fits(path):
+def _read_fits(path, claimed):
     from astropy.io import fits
 
     try:
         with fits.open(path, memmap=False) as hdus:
-            for hdu in hdus:
-                if hdu.data is not None and getattr(hdu, "is_image", False) and hdu.data.ndim >= 2:
+            # Only the HDU submit described: the primary one or the first extension.
+            for number, hdu in zip(range(2), hdus):
+                if intake_images.image_hdu(hdu.header, number == 0) and hdu.data is not None \
+                        and hdu.data.ndim >= 2:
                     data = np.asarray(hdu.data, dtype=np.float32)
                     header = hdu.header.copy()
                     bits = abs(int(hdu.header.get("BITPIX", 16)))
                     break
             else:
                 raise UnreadableImage("FITS file has no image data: %s" % path)
-    except UnreadableImage:
+    except (UnreadableImage, MemoryError):
         raise
     except Exception as exc:  # astropy raises many types for broken files
         raise UnreadableImage("cannot read FITS image %s: %s" % (path, exc)) from exc
@@ -127,17 +151,20 @@ def _read_fits(path):
         data = data.reshape((-1,) + data.shape[-2:])[0]
     data = np.nan_to_num(data, nan=float(np.nanmedian(data)) if np.isfinite(data).any() else 0.0)
     size = (int(data.shape[1]), int(data.shape[0]))
+    _same_size(path, claimed, size)
     return SkyImage(path, data, "FITS", size, bits, channels, header)
 
 
-def _read_raster(path):
+def _read_raster(path, claimed):
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = None  # sky plates are legitimately huge
+    # Pillow's own bomb check, at our limit (submit's check has already held).
+    Image.MAX_IMAGE_PIXELS = int(config.max_image_pixels())
     data = _file_bytes(path)
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt, (width, height) = im.format or "unknown", im.size
+            _same_size(path, claimed, im.size)
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "TIFF", "PNG") else 1
             bands, mode = im.getbands(), im.mode
             tagged = bool(set(im.info) & {"exif", "xmp", "XML:com.adobe.xmp"}) or len(im.getexif())
@@ -146,7 +173,8 @@ def _read_raster(path):
                 im.draft("L", (width // 8, height // 8))
             # Decoding (not just the header) is what proves the file is whole.
             im.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
+            ValueError) as exc:
         raise UnreadableImage("cannot read image %s: %s" % (path, exc)) from exc
     if orientation in _TRANSPOSED:
         width, height = height, width

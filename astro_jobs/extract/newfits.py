@@ -1,8 +1,10 @@
-"""nova's new-image.fits: the input FITS image with the solution's WCS in its header.
+"""nova's new-image.fits: the input image with the solution's WCS in its header.
 
-Pixel coordinates of the solution are those of the data array as stored,
-so the WCS applies to the input's image HDU unchanged; any WCS the header
-had before is removed first, or a reader would mix the two.
+For a FITS input the pixel coordinates of the solution are those of the
+data array as stored, so the WCS applies to the input's image HDU
+unchanged; any WCS the header had before is removed first, or a reader
+would mix the two. For a JPEG, PNG or TIFF the pixels become a FITS image
+(``write_raster_fits``), as nova makes one for every input.
 """
 import re
 import warnings
@@ -27,15 +29,47 @@ def write_new_fits(input_path, wcs_path, out_path):
         warnings.simplefilter("ignore")  # odd legacy headers are the input's business
         hdu = next(h for h in hdus if h.data is not None and getattr(h, "is_image", False)
                    and h.data.ndim >= 2)
-        header = hdu.header.copy()
-        for key in [k for k in header if _OLD_WCS.match(k)]:
-            del header[key]
-        for key, value in solution.items():
-            if key not in _SKIP and not key.startswith("NAXIS"):
-                header[key] = value
-        header.add_history("WCS from astro-jobs (astrometry.net solve-field)")
+        header = _with_solution(hdu.header.copy(), solution)
         fits.PrimaryHDU(hdu.data, header=_primary(header)).writeto(out_path, overwrite=True)
     return out_path
+
+
+def write_raster_fits(image_path, wcs_path, out_path):
+    """A JPEG, PNG or TIFF as a FITS image whose header holds the solution.
+
+    The pixels are those the solver saw: EXIF orientation applied, rows in
+    the order they are stored (the top row first, as nova's an-pnmtofits
+    writes them), so the solution's pixel coordinates apply unchanged.
+    Colour becomes one luminance plane; 16-bit and float data keep their
+    values.
+    """
+    import numpy as np
+    from astropy.io import fits
+    from PIL import Image, ImageOps
+
+    with Image.open(image_path) as picture:
+        picture.load()
+        picture = ImageOps.exif_transpose(picture)
+        if picture.mode in ("I;16", "I;16B", "I;16L"):
+            data = np.asarray(picture, dtype=np.uint16)
+        elif picture.mode in ("I", "F"):
+            data = np.asarray(picture, dtype=np.float32 if picture.mode == "F" else np.int32)
+        else:
+            data = np.asarray(picture.convert("L"), dtype=np.uint8)
+    header = _with_solution(fits.Header(), fitsfile.header_cards(wcs_path))
+    fits.PrimaryHDU(data, header=header).writeto(out_path, overwrite=True)
+    return out_path
+
+
+def _with_solution(header, solution):
+    """``header`` without any WCS it had, with the solution's cards instead."""
+    for key in [k for k in header if _OLD_WCS.match(k)]:
+        del header[key]
+    for key, value in solution.items():
+        if key not in _SKIP and not key.startswith("NAXIS"):
+            header[key] = value
+    header.add_history("WCS from astro-jobs (astrometry.net solve-field)")
+    return header
 
 
 def _primary(header):

@@ -70,6 +70,7 @@ class Outcome:
     solved: bool
     wcs_path: Optional[str] = None
     corr_path: Optional[str] = None
+    folder: Optional[str] = None  # the attempt's folder: its rdls and axy files
     index: Optional[str] = None
     matched: Optional[int] = None
     rms_arcsec: Optional[float] = None
@@ -113,7 +114,9 @@ def build_argv(xylist, width, height, attempt, folder, config):
         # these steps would each start a Python interpreter.
         "--no-remove-lines", "--uniformize", "0",
         "--no-plots", "--new-fits", "none", "--index-xyls", "none",
-        "--rdls", "none", "--match", "none", "--temp-axy",
+        "--match", "none",
+        # Kept for nova's downloads (rdls_file, axy_file); written only when solved.
+        "--rdls", base + ".rdls", "--axy", base + ".axy",
         "--corr", base + ".corr", "--wcs", base + ".wcs", "--solved", base + ".solved",
         "--crpix-center",
         "--scale-low", "%g" % attempt.scale_low, "--scale-high", "%g" % attempt.scale_high,
@@ -255,7 +258,8 @@ def read_outcome(folder, log_path):
     if not (os.path.exists(solved_path) and os.path.exists(wcs_path) and _solved_flag(solved_path)):
         return Outcome(False)
     matched, rms, rms_px = match_quality(corr_path, wcs_path)
-    outcome = Outcome(True, wcs_path=wcs_path, corr_path=corr_path, index=_solved_index(log_path),
+    outcome = Outcome(True, wcs_path=wcs_path, corr_path=corr_path, folder=folder,
+                      index=_solved_index(log_path),
                       matched=matched, rms_arcsec=rms)
     if matched < MIN_MATCHED:
         outcome.solved, outcome.rejected = False, "only %d stars match" % matched

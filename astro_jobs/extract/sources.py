@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ..intake import starlists
 from ..intake.digest import file_digest
 from . import fitsfile
 from .image import UnreadableImage
@@ -45,14 +46,18 @@ def is_source_list(path):
     try:
         with open(path, "rb") as fh:
             headers = list(_first_two(fh))
-    except OSError:
+    except (OSError, ValueError):
         return False
     if len(headers) < 2 or headers[0].get("NAXIS", 0) != 0:
         return False
     table = headers[1]
-    names = {str(table.get("TTYPE%d" % i, "")).strip().upper()
-             for i in range(1, int(table.get("TFIELDS", 0) or 0) + 1)}
-    return table.get("XTENSION") == "BINTABLE" and {"X", "Y"} <= names
+    if table.get("XTENSION") != "BINTABLE":
+        return False
+    try:
+        names = {name.upper() for name, _, _, _ in starlists.columns(table)}
+    except starlists.InvalidSources:
+        return False
+    return {"X", "Y"} <= names
 
 
 def _first_two(fh):
@@ -67,6 +72,11 @@ def read_source_list(path, width, height):
         raise UnreadableImage("source list not found: %s" % path)
     if width is None or height is None:
         raise UnreadableImage("a source list needs --width and --height (the image size)")
+    try:  # submit's own check, before anything is read whole
+        starlists.inspect(path)
+    except starlists.InvalidSources as exc:
+        raise UnreadableImage("cannot read source list %s: %s" % (os.path.basename(path),
+                                                                  exc.message)) from None
     if path.lower().endswith(".csv"):
         xy, flux = _read_csv(path)
         fmt = "csv"

@@ -3,13 +3,29 @@
 ``submit`` must stay light (no Pillow, no astropy) yet refuse what the
 extractor would choke on: files that are not images, truncated files and
 decompression bombs whose header claims more pixels than any sensor has.
-Only the headers are parsed; JPEG, PNG, TIFF and FITS are accepted.
+Only the headers are parsed; JPEG, PNG, TIFF and FITS are accepted. The
+extractor calls ``inspect`` too before it decodes, and reads the header the
+way its decoder does (Pillow takes a PNG's first IHDR, a TIFF's first IFD),
+so the size recorded at submit is the size that gets decoded.
+
+Every count, length and offset read from a header is bounded before it
+drives a loop, an allocation or a seek; values are unpacked with fixed
+``struct`` formats only (``struct`` caches every format it builds, so one
+made from a claimed count would keep its memory for good).
 """
 import mmap
 import struct
 
 from ..errors import BadInput
 from . import fitsheader
+
+# Bounds far beyond real files, each scanned in well under a second.
+MAX_PNG_CHUNKS = 1 << 18
+MAX_JPEG_SEGMENTS = 1 << 16
+MAX_JPEG_FILL = 4096
+MAX_TIFF_ENTRIES = 4096  # tags in one IFD (a few dozen in practice)
+MAX_TIFF_IFDS = 1024     # pages
+MAX_TIFF_PIECES = 1 << 20  # strips or tiles
 
 
 class InvalidImage(BadInput):
@@ -23,18 +39,7 @@ def inspect(path, max_pixels):
         if size == 0:
             raise InvalidImage("image is an empty file", code="empty_image")
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            head = data[:8]
-            for magic, parse in _PARSERS:
-                if head.startswith(magic):
-                    try:
-                        fmt, width, height = parse(data)
-                    except (struct.error, IndexError, ValueError) as exc:
-                        raise InvalidImage(f"corrupt image header ({exc})",
-                                           code="corrupt_image") from None
-                    break
-            else:
-                raise InvalidImage("not an image: expected JPEG, PNG, TIFF or FITS",
-                                   code="not_an_image")
+            fmt, width, height = _parse(data)
     if width <= 0 or height <= 0:
         raise InvalidImage(f"{fmt} image has no pixels ({width} x {height})",
                            code="corrupt_image")
@@ -45,8 +50,30 @@ def inspect(path, max_pixels):
     return {"format": fmt, "width": width, "height": height}
 
 
+def _parse(data):
+    head = data[:8]
+    parse = next((p for magic, p in _PARSERS if head.startswith(magic)), None)
+    if parse is None:
+        raise InvalidImage("not an image: expected JPEG, PNG, TIFF or FITS",
+                           code="not_an_image")
+    try:
+        return parse(data)
+    except fitsheader.Truncated:
+        raise _truncated("FITS") from None
+    except (struct.error, IndexError, ValueError, OverflowError) as exc:
+        raise InvalidImage(f"corrupt image header ({exc})", code="corrupt_image") from None
+
+
 def _truncated(fmt):
     return InvalidImage(f"truncated {fmt} file: its end is missing", code="truncated_image")
+
+
+def _unpack(fmt, data, pos):
+    """One fixed-format value at ``pos``; truncated when the file ends first."""
+    size = struct.calcsize(fmt)
+    if pos < 0 or pos + size > len(data):
+        raise ValueError(f"a header field at byte {pos} lies past the end of the file")
+    return struct.unpack(fmt, data[pos:pos + size])
 
 
 # -- JPEG -----------------------------------------------------------------
@@ -55,26 +82,37 @@ _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0
 _JPEG_NO_LENGTH = {0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7}
 
 
+def _jpeg_marker(data, pos):
+    """(marker, position after it) at ``pos``, past its fill bytes."""
+    if pos >= len(data):
+        raise _truncated("JPEG")
+    if data[pos] != 0xFF:
+        raise ValueError(f"no JPEG marker at byte {pos}")
+    window = data[pos:pos + MAX_JPEG_FILL]
+    rest = window.lstrip(b"\xff")
+    if not rest:
+        raise ValueError(f"over {MAX_JPEG_FILL} fill bytes at byte {pos}")
+    pos += len(window) - len(rest)
+    return rest[0], pos + 1
+
+
 def _jpeg(data):
-    pos, size, dims = 2, len(data), None
-    while pos < size:
-        if data[pos] != 0xFF:
-            raise ValueError(f"no JPEG marker at byte {pos}")
-        while pos < size and data[pos] == 0xFF:  # fill bytes
-            pos += 1
-        if pos >= size:
-            break
-        marker = data[pos]
-        pos += 1
+    pos, dims = 2, None
+    for _ in range(MAX_JPEG_SEGMENTS):
+        marker, pos = _jpeg_marker(data, pos)
         if marker in _JPEG_NO_LENGTH:
             continue
         if marker == 0xD9:
             raise ValueError("image ends before its scan")
-        if pos + 2 > size:
+        if pos + 2 > len(data):
             raise _truncated("JPEG")
-        length = struct.unpack(">H", data[pos:pos + 2])[0]
+        (length,) = _unpack(">H", data, pos)
+        if length < 2 or pos + length > len(data):
+            raise ValueError(f"JPEG segment at byte {pos} claims {length} bytes")
         if marker in _JPEG_SOF:
-            height, width = struct.unpack(">HH", data[pos + 3:pos + 7])
+            if dims is not None or length < 8:
+                raise ValueError("a second or short JPEG frame header")
+            height, width = _unpack(">HH", data, pos + 3)
             dims = (width, height)
         if marker == 0xDA:  # start of scan: entropy-coded data follows
             if dims is None:
@@ -85,64 +123,120 @@ def _jpeg(data):
                 raise _truncated("JPEG")
             return "jpeg", dims[0], dims[1]
         pos += length
-    raise _truncated("JPEG")
+    raise ValueError(f"over {MAX_JPEG_SEGMENTS} JPEG segments before the image data")
 
 
 # -- PNG ------------------------------------------------------------------
 
 def _png(data):
-    pos, size, dims = 8, len(data), None
-    while pos + 8 <= size:
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    pos, dims = 8, None
+    for _ in range(MAX_PNG_CHUNKS):
+        if pos + 12 > len(data):
+            raise _truncated("PNG")
+        length, kind = _unpack(">I4s", data, pos)
+        if length > 0x7FFFFFFF:  # the PNG standard's bound
+            raise ValueError(f"PNG chunk at byte {pos} claims {length} bytes")
+        if (kind == b"IHDR") != (dims is None):
+            # IHDR must come first and once: Pillow sizes the image from the
+            # first, and a second one must not tell us another size.
+            raise ValueError("the PNG's IHDR chunk is missing, late or repeated")
         if kind == b"IHDR":
-            dims = struct.unpack(">II", data[pos + 8:pos + 16])
+            dims = _unpack(">II", data, pos + 8)
         if kind == b"IEND":
-            if dims is None:
-                raise ValueError("no IHDR chunk")
             return "png", dims[0], dims[1]
         pos += 12 + length
-    raise _truncated("PNG")
+    raise ValueError(f"over {MAX_PNG_CHUNKS} PNG chunks")
 
 
 # -- TIFF -----------------------------------------------------------------
 
-_TIFF_TYPES = {3: ("H", 2), 4: ("I", 4), 16: ("Q", 8)}
+# Value types of the tags we read: SHORT, LONG, LONG8.
+_TIFF_TYPES = {3: "H", 4: "I", 16: "Q"}
+# (IFD offset, entry count, one entry, its size, inline value bytes)
+_CLASSIC = ("I", "H", "HHI4s", 12, 4)
+_BIG = ("Q", "Q", "HHQ8s", 20, 8)
+_WIDTH, _LENGTH = 256, 257
+_PIECES = ((273, 279), (324, 325))  # (offsets, byte counts) of strips, of tiles
+_WANTED = {_WIDTH, _LENGTH, 273, 279, 324, 325}
 
 
 def _tiff(data):
     order = "<" if data[:2] == b"II" else ">"
-    version = struct.unpack(order + "H", data[2:4])[0]
-    if version == 43:  # BigTIFF: 8-byte offsets
-        offset = struct.unpack(order + "Q", data[8:16])[0]
-        count_fmt, entry_fmt, entry_size, inline = "Q", "HHQ8s", 20, 8
-    else:
-        offset = struct.unpack(order + "I", data[4:8])[0]
-        count_fmt, entry_fmt, entry_size, inline = "H", "HHI4s", 12, 4
-    count_size = struct.calcsize(count_fmt)
-    if offset + count_size > len(data):
-        raise _truncated("TIFF")
-    count = struct.unpack(order + count_fmt, data[offset:offset + count_size])[0]
-    tags = {}
-    for index in range(count):
-        start = offset + count_size + index * entry_size
-        tag, kind, n, raw = struct.unpack(order + entry_fmt, data[start:start + entry_size])
-        if kind not in _TIFF_TYPES:
-            continue
-        code, width = _TIFF_TYPES[kind]
-        if n * width <= inline:
-            blob = raw[:n * width]
-        else:
-            where = struct.unpack(order + ("Q" if inline == 8 else "I"), raw)[0]
-            blob = data[where:where + n * width]
-        tags[tag] = struct.unpack(order + code * n, blob)
-    width, height = tags.get(256, (0,))[0], tags.get(257, (0,))[0]
-    # Strips (273/279) or tiles (324/325): every piece must lie inside the file.
-    for offsets_tag, counts_tag in ((273, 279), (324, 325)):
-        if offsets_tag in tags and counts_tag in tags:
-            end = max(o + c for o, c in zip(tags[offsets_tag], tags[counts_tag]))
-            if end > len(data):
-                raise _truncated("TIFF")
+    layout = _BIG if _unpack(order + "H", data, 2)[0] == 43 else _CLASSIC
+    (first,) = _unpack(order + layout[0], data, 8 if layout is _BIG else 4)
+    entries, following = _tiff_ifd(data, order, layout, first)
+    _tiff_chain(data, order, layout, first, following)
+    width = next(_tiff_values(data, order, layout, entries.get(_WIDTH)), 0)
+    height = next(_tiff_values(data, order, layout, entries.get(_LENGTH)), 0)
+    for offsets, counts in _PIECES:
+        if offsets in entries and counts in entries:
+            _tiff_pieces_inside(data, order, layout, entries[offsets], entries[counts])
     return "tiff", width, height
+
+
+def _tiff_ifd(data, order, layout, offset):
+    """({tag: (type, count, raw value)} of the tags we read, offset of the next IFD)."""
+    offset_fmt, count_fmt, entry_fmt, entry_size, _ = layout
+    (count,) = _unpack(order + count_fmt, data, offset)
+    if not 0 < count <= MAX_TIFF_ENTRIES:
+        raise ValueError(f"TIFF directory at byte {offset} claims {count} entries")
+    start = offset + struct.calcsize(count_fmt)
+    end = start + count * entry_size
+    (following,) = _unpack(order + offset_fmt, data, end)
+    entries = {}
+    for tag, kind, n, raw in struct.iter_unpack(order + entry_fmt, data[start:end]):
+        if tag in _WANTED:
+            if tag in entries:  # decoders differ on which one counts
+                raise ValueError(f"TIFF tag {tag} appears twice in one directory")
+            entries[tag] = (kind, n, raw)
+    return entries, following
+
+
+def _tiff_chain(data, order, layout, first, following):
+    """Walk the chain of IFDs (pages): each inside the file, no loop, bounded."""
+    seen = {first}
+    count_size = struct.calcsize(layout[1])
+    for _ in range(MAX_TIFF_IFDS):
+        if following == 0:
+            return
+        if following in seen:
+            raise ValueError(f"the TIFF's directories loop back to byte {following}")
+        seen.add(following)
+        (count,) = _unpack(order + layout[1], data, following)
+        if not 0 < count <= MAX_TIFF_ENTRIES:
+            raise ValueError(f"TIFF directory at byte {following} claims {count} entries")
+        (following,) = _unpack(order + layout[0], data,
+                               following + count_size + count * layout[3])
+    raise ValueError(f"the TIFF has over {MAX_TIFF_IFDS} directories")
+
+
+def _tiff_values(data, order, layout, entry, limit=MAX_TIFF_PIECES):
+    """The values of one entry, read one at a time (its count is bounded first)."""
+    if entry is None:
+        return iter(())
+    kind, count, raw = entry
+    code = _TIFF_TYPES.get(kind)
+    if code is None:
+        raise ValueError(f"a TIFF size tag has value type {kind}")
+    width = struct.calcsize(code)
+    if count > limit or count * width > len(data):
+        raise ValueError(f"a TIFF tag claims {count} values")
+    if count * width <= layout[4]:
+        blob = raw[:count * width]
+    else:
+        (where,) = struct.unpack(order + layout[0], raw)
+        if where + count * width > len(data):
+            raise _truncated("TIFF")
+        blob = data[where:where + count * width]
+    return (value for (value,) in struct.iter_unpack(order + code, blob))
+
+
+def _tiff_pieces_inside(data, order, layout, offsets, counts):
+    """Every strip or tile must lie inside the file."""
+    pairs = zip(_tiff_values(data, order, layout, offsets),
+                _tiff_values(data, order, layout, counts))
+    if max((start + size for start, size in pairs), default=0) > len(data):
+        raise _truncated("TIFF")
 
 
 # -- FITS -----------------------------------------------------------------
@@ -155,18 +249,28 @@ def _fits_header(data, start):
     return cards, pos
 
 
+def image_hdu(cards, first):
+    """Whether the HDU with these cards holds the image: the primary one when
+    it has 2 axes or more, else the first extension (an image, or a
+    tile-compressed one). The extractor reads the same HDU."""
+    if first:
+        return fitsheader.integer(cards, "NAXIS", 0, 0, fitsheader.MAX_AXES) >= 2
+    return cards.get("XTENSION") == "IMAGE" or cards.get("ZIMAGE") is True
+
+
 def _fits(data):
     cards, pos = _fits_header(data, 0)
-    if int(cards.get("NAXIS", 0)) < 2 and pos < len(data):
-        # An empty primary HDU: the image is the first extension
-        # (possibly tile-compressed, whose true size is in ZNAXISn).
+    if not image_hdu(cards, True) and pos < len(data):
         cards, pos = _fits_header(data, pos + fitsheader.padded(fitsheader.data_size(cards)))
+        if not image_hdu(cards, False):
+            raise ValueError("FITS file holds no 2-D image")
     if pos + fitsheader.data_size(cards) > len(data):
         raise _truncated("FITS")
     prefix = "ZNAXIS" if cards.get("ZIMAGE") is True else "NAXIS"
-    if int(cards.get(prefix, 0)) < 2:
+    if fitsheader.integer(cards, prefix, 0, 0, fitsheader.MAX_AXES) < 2:
         raise ValueError("FITS file holds no 2-D image")
-    return "fits", int(cards[prefix + "1"]), int(cards[prefix + "2"])
+    return ("fits", fitsheader.integer(cards, prefix + "1"),
+            fitsheader.integer(cards, prefix + "2"))
 
 
 _PARSERS = (

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from ..extract import EXIT_OUT_OF_MEMORY
 from ..process import describe_exit
 from ..store.jobdir import ResultFile
 from ..store.states import State
@@ -34,6 +35,10 @@ _RESULT_ERRORS = {
 }
 
 
+OUT_OF_MEMORY = ("the image needs more memory than a job may use: the extractor ran out "
+                 "under its limit (ASTRO_JOBS_MAX_MEMORY_MB) and stopped.")
+
+
 def judge(reason, exit_code, result, timeout, log_tail=""):
     """The Outcome to record, or None when the run must record none.
 
@@ -45,6 +50,8 @@ def judge(reason, exit_code, result, timeout, log_tail=""):
     if reason is StopReason.TIMEOUT:
         return Outcome(State.ERROR, f"timed out after {timeout:g} s; the extractor and its "
                                     f"children were killed.{log_tail}")
+    if exit_code == EXIT_OUT_OF_MEMORY:
+        return Outcome(State.ERROR, OUT_OF_MEMORY)
     if exit_code != 0:
         return Outcome(State.ERROR, f"the extractor {describe_exit(exit_code)}.{log_tail}")
     if result is not ResultFile.VALID:

@@ -8,6 +8,7 @@ Layout::
     $JOBS_DIR/.stats-index.json    what ``stats`` knows of finished jobs (a cache)
     $JOBS_DIR/.stats-reopened      ids of finished jobs made unfinished (retried)
     $JOBS_DIR/web-ids.sqlite3      integer ids of `astro-jobs serve` (nova's clients)
+    $JOBS_DIR/web-sessions.sqlite3 live sessions of its API key, hashed
     $JOBS_DIR/sequences/<name>.json
                                    the last solved frame of each sequence (and .lock)
     $JOBS_DIR/<job_id>/
@@ -40,6 +41,7 @@ QUEUE_DB = "queue.sqlite3"
 CONSUMERS = "consumers"
 CONSUMER_INSTANCE = re.compile(r"[0-9a-f]{6,32}")
 WEB_IDS_DB = "web-ids.sqlite3"
+WEB_SESSIONS_DB = "web-sessions.sqlite3"
 INCOMING = ".incoming-"
 TRASH = ".trash-"
 STATS_INDEX = ".stats-index.json"
@@ -89,6 +91,11 @@ def queue_db_file():
 def web_ids_db_path():
     """The web face's table of integer ids (nova's clients parse ids as integers)."""
     return ensure_root() / WEB_IDS_DB
+
+
+def web_sessions_db_path():
+    """The web face's live sessions of the API key, hashed (store/sessions.py)."""
+    return ensure_root() / WEB_SESSIONS_DB
 
 
 def stats_index_path():

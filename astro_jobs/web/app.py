@@ -10,7 +10,7 @@ from starlette import convertors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -19,7 +19,9 @@ from . import files, guard, headers, privacy
 from .nova import api as novaapi
 from .nova import uploads
 from .nova.ids import IdMap
+from .nova.reply import json_reply
 from .operator import actions, pages
+from .throttle import Throttled
 
 logger = logging.getLogger("astro_jobs.web")
 BOTH = ["GET", "POST"]
@@ -53,6 +55,10 @@ def routes():
         (JOB + "/machine_tags", novaapi.tags),
         ("/wcs_file/{number:novaid}", files.nova_file("wcs")),
         ("/new_fits_file/{number:novaid}", files.nova_file("new_fits")),
+        ("/rdls_file/{number:novaid}", files.nova_file("rdls")),
+        ("/axy_file/{number:novaid}", files.nova_file("axy")),
+        ("/corr_file/{number:novaid}", files.nova_file("corr")),
+        ("/kml_file/{number:novaid}", files.kml_file),
         ("/annotated_display/{number:novaid}", files.nova_file("annotated")),
         ("/annotated_full/{number:novaid}", files.nova_file("annotated")),
         ("/joblog/{number:novaid}", files.nova_file("log")),
@@ -90,8 +96,9 @@ def _reply(request, message, http_status, code):
         page = f"<!doctype html><meta name=viewport content='width=device-width'>" \
                f"<title>{http_status}</title><p>{_escape(message)}</p><p><a href='/'>back</a>"
         return HTMLResponse(page, status_code=http_status)
-    return JSONResponse({"status": "error", "errormessage": message, "code": code},
-                        status_code=http_status)
+    # nova's two fields, plus our code (clients read only the first two).
+    return json_reply({"status": "error", "errormessage": message, "code": code},
+                      status_code=http_status)
 
 
 def _escape(text):
@@ -103,8 +110,12 @@ def http_status_of(exc):
         return 404
     if isinstance(exc, uploads.TooLarge):
         return 413
+    if isinstance(exc, uploads.Busy):
+        return 503
     if isinstance(exc, pages.Forbidden):
         return 403
+    if isinstance(exc, Throttled):
+        return 429
     # nova answers a refused request with HTTP 200 and status "error"; pages say 400.
     return 200 if isinstance(exc, BadInput) else 500
 
@@ -113,7 +124,10 @@ async def on_astro_jobs_error(request, exc):
     http_status = http_status_of(exc)
     if http_status == 200 and _page_path(request):
         http_status = 400
-    return _reply(request, exc.message, http_status, exc.code)
+    reply = _reply(request, exc.message, http_status, exc.code)
+    if "retry_after" in exc.details:
+        reply.headers["Retry-After"] = str(exc.details["retry_after"])
+    return reply
 
 
 async def on_http_error(request, exc):

@@ -1,35 +1,69 @@
 """The files of a job, by nova's paths (integer ids) and the operator's (job ids).
 
 Only what the extractor listed in result.json's ``files`` is served, and
-``api.output_path`` checks that each stays inside the job's output/.
+``api.output_path`` checks that each stays inside the job's output/. One exception,
+as on nova: new-image.fits of a solved JPEG, PNG or TIFF is built when
+asked for, in a temporary file removed once sent.
 """
+import os
+import tempfile
+
+from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from .. import api
 from ..errors import JobNotFound
 from . import present, privacy
 from .nova import api as novaapi
+from .nova.reply import FITS_TYPE, text_reply
 from .operator import thumbnails
 
-# name in result.json's "files" -> (media type, download name)
+# name in result.json's "files" -> (media type, download name), nova's own.
 KINDS = {
-    "wcs": ("application/fits", "wcs.fits"),
-    "new_fits": ("application/fits", "new-image.fits"),
+    "wcs": (FITS_TYPE, "wcs.fits"),
+    "new_fits": (FITS_TYPE, "new-image.fits"),
+    "rdls": (FITS_TYPE, "rdls.fits"),
+    "axy": (FITS_TYPE, "axy.fits"),
+    "corr": (FITS_TYPE, "corr.fits"),
     "annotated": ("image/png", None),
     "annotated_grid": ("image/png", None),
-    "corr": ("application/fits", "corr.fits"),
 }
+RASTERS = ("jpeg", "png", "tiff")
+# nova's kml_file view answers this way for every job (its KMZ maker is off).
+NO_KML = ("KMZ files are not made here (nova.astrometry.net has them turned off too); "
+          "the WCS is at /wcs_file/N.")
 
 
 def _serve(status, kind):
-    result = present.done_result(status) or {}
-    name = (result.get("files") or {}).get(kind)
-    path = api.output_path(status["job_id"], name)
+    job_id = status["job_id"]
+    files = (present.done_result(status) or {}).get("files") or {}
+    path = api.output_path(job_id, files.get(kind))
+    if path is None and kind == "new_fits":
+        return _raster_new_fits(status, api.output_path(job_id, files.get("wcs")))
     if path is None:
         raise JobNotFound(f"job {status['job_id']} has no {kind} file", code="file_not_found")
     media_type, download = KINDS[kind]
     return FileResponse(path, media_type=media_type, filename=download,
                         content_disposition_type="inline" if download is None else "attachment")
+
+
+def _raster_new_fits(status, wcs_path):
+    """new-image.fits of a solved JPEG, PNG or TIFF, built now (nova builds its own
+    on request too); the temporary file goes once the reply is sent."""
+    from ..extract.newfits import write_raster_fits
+
+    if wcs_path is None or (status.get("input") or {}).get("format") not in RASTERS:
+        raise JobNotFound(f"job {status['job_id']} has no new_fits file",
+                          code="file_not_found")
+    handle, path = tempfile.mkstemp(prefix="astro-jobs-new-", suffix=".fits")
+    os.close(handle)
+    try:
+        write_raster_fits(api.input_path(status), wcs_path, path)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return FileResponse(path, media_type=FITS_TYPE, filename="new-image.fits",
+                        background=BackgroundTask(os.unlink, path))
 
 
 # Input formats a browser shows inline; others download.
@@ -71,6 +105,12 @@ def nova_file(kind):
         return _log(status, privacy.reader(request)) if kind == "log" else _serve(status, kind)
     endpoint.__name__ = f"nova_{kind}"
     return endpoint
+
+
+def kml_file(request):
+    """nova's ``/kml_file/N``: a sentence for any N, as nova answers before it looks
+    the job up."""
+    return text_reply(NO_KML)
 
 
 def job_file(request):

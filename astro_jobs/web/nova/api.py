@@ -1,8 +1,9 @@
 """nova.astrometry.net's API (``/api/...``), over the astro-jobs Python API.
 
-Replies are nova's: ``{"status": "success", ...}``, or ``{"status": "error",
-"errormessage": ...}`` with HTTP 200, as nova sends them; unknown ids are a
-404 with the same JSON.
+Replies are nova's (``reply.py``: JSON as ``text/plain``): ``{"status":
+"success", ...}``, or ``{"status": "error", "errormessage": ...}`` with HTTP
+200, as nova sends them; unknown ids are a 404 (nova's is Django's HTML
+page; ours carries the same JSON error, which a client may show).
 """
 import csv
 import os
@@ -11,7 +12,6 @@ import tempfile
 from urllib.parse import unquote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
 
 from ... import api, config
 from ...errors import JobNotFound
@@ -19,11 +19,12 @@ from ...intake.digest import file_digest
 from .. import auth, present, privacy
 from . import uploads
 from . import wire as nova
+from .reply import json_reply
 from .wire import NovaError
 
 
 def success(**fields):
-    return JSONResponse({"status": "success", **fields})
+    return json_reply({"status": "success", **fields})
 
 
 async def _request_args(request):
@@ -33,18 +34,27 @@ async def _request_args(request):
     return nova.parse_request_json(form.fields.get("request-json"))
 
 
-def _require_session(args):
+def check_session(args):
+    """NovaError unless ``args`` hold a live session (any session, without a key)."""
     if "session" not in args:
         raise NovaError('no "session" in JSON.')
     if not auth.valid_session(args["session"]):
         raise NovaError(f'no session with key "{str(args["session"])[:64]}"')
 
 
+async def _require_session(args):
+    await run_in_threadpool(check_session, args)
+
+
+def client_address(request):
+    return request.client.host if request.client else None
+
+
 async def login(request):
     args = await _request_args(request)
     if args.get("apikey") is None:
         raise NovaError('need "apikey"')
-    session = auth.login(args["apikey"])
+    session = await run_in_threadpool(auth.login, args["apikey"], client_address(request))
     if session is None:
         raise NovaError("bad apikey")
     return success(message="authenticated user: astro-jobs", session=session)
@@ -59,10 +69,24 @@ async def url_upload(request):
 
 
 async def _upload(request, from_url):
-    form = await uploads.read_form(request)
+    async with uploads.SLOTS:
+        return await _receive(request, from_url)
+
+
+def _session_first(fields):
+    """Refuse an upload before its file is stored unless request-json, sent before
+    the file as nova's clients do, holds a live session."""
+    if "request-json" in fields:
+        check_session(nova.parse_request_json(fields["request-json"]))
+    elif config.api_key() is not None:
+        raise NovaError('send "request-json" with the session before the file')
+
+
+async def _receive(request, from_url):
+    form = await uploads.read_form(request, before_file=_session_first)
     try:
         args = nova.parse_request_json(form.fields.get("request-json"))
-        _require_session(args)
+        await _require_session(args)
         options = nova.submit_params(args)
         if "x" in args and "y" in args:
             job_id, digest = await run_in_threadpool(_submit_xy, args, options)
@@ -119,14 +143,14 @@ def local_path(url):
 
 async def myjobs(request):
     """Every job the API created (one user here: the key's holder)."""
-    _require_session(await _request_args(request))
+    await _require_session(await _request_args(request))
     numbers = await run_in_threadpool(request.app.state.ids.numbers)
     return success(jobs=numbers)
 
 
 async def submission_images(request):
     args = await _request_args(request)
-    _require_session(args)
+    await _require_session(args)
     try:
         number = int(args.get("subid"))
     except (TypeError, ValueError):
@@ -150,40 +174,40 @@ def job_of(request):
 
 def submission_status(request):
     number, status, result = job_of(request)
-    return JSONResponse(privacy.redact(present.submission(number, status, result),
+    return json_reply(privacy.redact(present.submission(number, status, result),
                                        privacy.reader(request)))
 
 
 def job_status(request):
     _, status, result = job_of(request)
-    return JSONResponse({"status": present.job_state(status, result)})
+    return json_reply({"status": present.job_state(status, result)})
 
 
 def calibration(request):
     number, status, result = job_of(request)
     cal = present.calibration(status, result)
     if cal is None:
-        return JSONResponse({"error": f"no calibration data available for job {number}"})
-    return JSONResponse(cal)
+        return json_reply({"error": f"no calibration data available for job {number}"})
+    return json_reply(cal)
 
 
 def info(request):
     _, status, result = job_of(request)
-    return JSONResponse(present.info(status, result))
+    return json_reply(present.info(status, result))
 
 
 def objects_in_field(request):
     _, _, result = job_of(request)
-    return JSONResponse({"objects_in_field": present.objects_in_field(result)})
+    return json_reply({"objects_in_field": present.objects_in_field(result)})
 
 
 def annotations(request):
     number, status, result = job_of(request)
     if present.calibration(status, result) is None:
-        return JSONResponse({"error": f"no calibration data available for job {number}"})
-    return JSONResponse({"annotations": present.annotations(result)})
+        return json_reply({"error": f"no calibration data available for job {number}"})
+    return json_reply({"annotations": present.annotations(result)})
 
 
 def tags(request):
     job_of(request)
-    return JSONResponse({"tags": []})
+    return json_reply({"tags": []})

@@ -29,6 +29,45 @@ class TooLarge(NovaError):
     code = "too_large"
 
 
+class Busy(NovaError):
+    """Every upload slot is taken (HTTP 503): try again shortly."""
+
+    code = "busy"
+
+
+class _Slots:
+    """Uploads being received now, at most ``ASTRO_JOBS_MAX_UPLOADS``: each holds
+    a temporary file and a thread, so a flood waits outside, not on the disk."""
+
+    def __init__(self):
+        self.taken = 0
+
+    async def __aenter__(self):
+        if self.taken >= config.max_uploads():
+            raise Busy(f"the server is receiving {self.taken} uploads already: "
+                       "try again shortly (ASTRO_JOBS_MAX_UPLOADS)")
+        self.taken += 1  # the event loop's thread only: no lock needed
+
+    async def __aexit__(self, *exc):
+        self.taken -= 1
+
+
+SLOTS = _Slots()
+
+
+def _check_length(request, multipart):
+    """TooLarge before a byte is read if Content-Length is over what we would keep."""
+    limit = MAX_FIELDS_BYTES + (config.max_image_bytes() if multipart else 0)
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    if not declared.isdigit() or len(declared) > 20:
+        raise NovaError("a malformed Content-Length")
+    if int(declared) > limit:
+        raise TooLarge(f"the request is {int(declared) / 2**20:.1f} MB, over the limit "
+                       f"of {limit / 2**20:.0f} MB (ASTRO_JOBS_MAX_IMAGE_MB)")
+
+
 class Form:
     """Fields of one request and, for an upload, the file on disk."""
 
@@ -52,13 +91,18 @@ class Form:
             self._folder = self.file_path = None
 
 
-async def read_form(request):
-    """The request's fields (and file); the caller must call ``cleanup()``."""
+async def read_form(request, before_file=None):
+    """The request's fields (and file); the caller must call ``cleanup()``.
+
+    ``before_file(fields)``, called with the fields read so far as the file
+    part begins, may refuse the request before a byte of the file is stored.
+    """
     form = Form()
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    _check_length(request, content_type == "multipart/form-data")
     try:
         if content_type == "multipart/form-data":
-            await _read_multipart(request, options.get("boundary", ""), form)
+            await _read_multipart(request, options.get("boundary", ""), form, before_file)
         elif request.method == "POST":
             form.fields = _parse_query(await _read_body(request))
         for key, values in request.query_params.multi_items():
@@ -86,13 +130,13 @@ async def _read_body(request):
     return bytes(body)
 
 
-async def _read_multipart(request, boundary, form):
+async def _read_multipart(request, boundary, form, before_file):
     if not boundary:
         raise NovaError("multipart request without a boundary")
     limit = config.max_image_bytes()
     decoder = MultipartDecoder(boundary.encode("latin-1"), MAX_FIELDS_BYTES,
                                max_parts=MAX_PARTS)
-    parts = _Parts(form, limit)
+    parts = _Parts(form, limit, before_file)
     try:
         async for chunk in request.stream():
             decoder.receive_data(chunk)
@@ -122,8 +166,8 @@ def _drain(decoder, parts):
 class _Parts:
     """Sorts decoder events into fields and one file, within the limits."""
 
-    def __init__(self, form, limit):
-        self.form, self.limit = form, limit
+    def __init__(self, form, limit, before_file=None):
+        self.form, self.limit, self.before_file = form, limit, before_file
         self.name = self.handle_out = None
         self.buffer = bytearray()
         self.size = 0
@@ -131,6 +175,8 @@ class _Parts:
 
     def handle(self, event):
         if isinstance(event, File) and event.name == "file" and self.form.file_path is None:
+            if self.before_file is not None:
+                self.before_file(self.form.fields)
             self.name, self.handle_out = event.name, self.form.new_file(event.filename)
         elif isinstance(event, (Field, File)):
             self.name, self.buffer = event.name, bytearray()

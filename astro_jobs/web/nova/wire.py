@@ -55,7 +55,7 @@ def parse_request_json(text):
         args = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int,
                           parse_float=_finite_float)
     except (ValueError, RecursionError):
-        raise NovaError(f"failed to parse JSON: {text[:200]!r}") from None
+        raise NovaError(f'failed to parse JSON: "{text[:200]}"') from None
     if not isinstance(args, dict):
         raise NovaError("request-json must hold a JSON object")
     return args

@@ -141,12 +141,14 @@ def counts(stats):
     return dict(found, total=sum(found.values()))
 
 
-def consumers_panel(stats):
-    """The consumer registry as the page shows it, with a warning when none is alive."""
+def consumers_panel(stats, shown_ids):
+    """The consumer registry as the page shows it, with a warning when none is alive;
+    of the jobs each runs, only those in ``shown_ids`` (the reader's)."""
     found = stats.get("consumers") or []
     now = time.time()
     shown = [{"node": c.get("node"), "pid": c.get("pid"), "workers": c.get("workers"),
-              "running": list(c.get("running") or []), "alive": c["alive"],
+              "running": [j for j in c.get("running") or [] if j in shown_ids],
+              "alive": c["alive"],
               "last_seen": c.get("last_seen"), "ago": ago(c.get("last_seen"), now),
               "when_title": absolute(c.get("last_seen"))} for c in found]
     alive = sum(1 for c in shown if c["alive"])
@@ -169,7 +171,7 @@ def build(params, visible=list):
         "filter": paging,
         "jobs": rows,
         "running": [row(s, now) for s in statuses if s["state"] == "processing"],
-        "consumers": consumers_panel(stats),
+        "consumers": consumers_panel(stats, {s["job_id"] for s in statuses}),
         "activity": activity,
         "chart": charts.jobs_per_hour(activity),
         "sky": skymap.fields(_solved_recent(statuses)),
@@ -177,13 +179,16 @@ def build(params, visible=list):
 
 
 def _solved_recent(statuses):
-    """(row, result) of the most recent solved jobs, for the sky map."""
-    found = []
-    for status in statuses:
-        if len(found) >= SKY_RECENT:
-            break
-        if outcome(status) == "solved":
-            result = _result(status)
-            if result is not None:
-                found.append((status, result))
-    return found
+    """(status, result) of the most recent solved jobs, for the sky map."""
+    solved = [s for s in statuses if outcome(s) == "solved"][:SKY_RECENT]
+    found = ((s, _calibration(s["job_id"], s.get("updated_at"))) for s in solved)
+    return [(status, {"calibration": cal}) for status, cal in found if cal]
+
+
+@functools.lru_cache(maxsize=SKY_RECENT * 2)
+def _calibration(job_id, _updated_at):
+    """A solved job's calibration (cached: it changes only with ``updated_at``)."""
+    try:
+        return api.result(job_id).get("calibration")
+    except (AstroJobsError, ValueError, AttributeError):
+        return None

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
-from ... import api
+from ... import api, config
 from ...errors import BadInput
 from .. import auth, guard, present, privacy
 from ..files import KINDS as FILE_KINDS
@@ -91,12 +91,17 @@ def check_change(request):
     origin = request.headers.get("origin")
     if origin and not guard.same_site(origin, request.headers.get("host")):
         raise Forbidden("cross-site request refused")
-    if not auth.may_change(request.cookies.get(auth.COOKIE)):
+    if not privacy.reader(request).trusted:
         raise Forbidden("log in with the API key to change jobs")
 
 
 async def submit(request):
     check_change(request)
+    async with uploads.SLOTS:
+        return await _receive(request)
+
+
+async def _receive(request):
     form = await uploads.read_form(request)
     try:
         if form.file_path is None:
@@ -112,14 +117,20 @@ async def submit(request):
 async def login(request):
     form = await uploads.read_form(request)
     form.cleanup()
-    session = auth.login(form.fields.get("apikey"))
+    address = request.client.host if request.client else None
+    session = await run_in_threadpool(auth.login, form.fields.get("apikey"), address)
     response = RedirectResponse("/" if session else "/?login=failed", status_code=303)
     if session:
-        response.set_cookie(auth.COOKIE, session, httponly=True, samesite="strict")
+        # Secure under HTTPS (uvicorn's, or a proxy's X-Forwarded-Proto it trusts).
+        response.set_cookie(auth.COOKIE, session, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https",
+                            max_age=int(config.session_ttl_seconds()))
     return response
 
 
 async def logout(request):
+    await run_in_threadpool(auth.logout, request.cookies.get(auth.COOKIE))
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(auth.COOKIE)
+    response.delete_cookie(auth.COOKIE, secure=request.url.scheme == "https",
+                           httponly=True, samesite="strict")
     return response

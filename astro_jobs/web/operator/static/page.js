@@ -44,6 +44,10 @@
   }
 
   function poll() {
+    if (document.hidden) {  // a tab nobody looks at costs the server nothing
+      window.setTimeout(poll, PERIOD_MS);
+      return;
+    }
     fetch("/page.json" + window.location.search,
           {headers: {"Accept": "application/json"}, credentials: "same-origin"})
       .then(function (reply) {

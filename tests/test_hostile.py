@@ -1,0 +1,100 @@
+"""Hostile files (tiny, made here by harness/hostile_files.py) against the
+real CLI, a real ``astro-jobs serve`` and the bundled extractor: each is
+refused with its code and leaves nothing behind; an image whose header is
+honest but too big for the memory limit ends its job ``error`` with one
+sentence. How fast each refusal comes is measured by bench/hostile.py."""
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from astro_jobs.runner.judge import OUT_OF_MEMORY
+from harness.hostile_files import CASES, plain_png
+
+from support import Env, WebServer
+
+IDS = [case.name for case in CASES]
+
+
+def leftovers(env):
+    """Anything in JOBS_DIR but the queue's own file: job or .incoming-* folders."""
+    if not env.jobs_dir.exists():
+        return []
+    return [p.name for p in env.jobs_dir.iterdir() if not p.name.startswith("queue.sqlite3")]
+
+
+def written(tmp_path, case):
+    path = tmp_path / case.name
+    path.write_bytes(case.data)
+    return path
+
+
+def submit_args(case, path):
+    if case.kind == "sources":
+        return ["submit", "--sources", path, "--width", "1000", "--height", "1000"]
+    return ["submit", "--image", path]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_submit_refuses_each_hostile_file_and_leaves_nothing(env, tmp_path, case):
+    code, out, _ = env.run(*submit_args(case, written(tmp_path, case)), timeout=30)
+    assert (code, out["ok"], out["code"]) == (2, False, case.code), out
+    assert out["error"]
+    assert leftovers(env) == []
+
+
+def test_the_server_answers_each_hostile_upload_with_nova_error(env, tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    web = WebServer(Env(env, TMPDIR=str(spool)))
+    try:
+        session = httpx.post(web.url + "/api/login",
+                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
+        for case in CASES:
+            reply = httpx.post(web.url + "/api/upload", timeout=30,
+                               data={"request-json": json.dumps({"session": session})},
+                               files={"file": (case.name, case.data)})
+            doc = reply.json()
+            assert (reply.status_code, doc["status"]) == (200, "error"), (case.name, doc)
+            # nova's upload takes images only: a star list is a FITS without an image.
+            expected = (case.code,) if case.kind == "image" else ("corrupt_image",
+                                                                   "truncated_image")
+            assert doc["code"] in expected and doc["errormessage"], (case.name, doc)
+            assert list(spool.iterdir()) == [], case.name
+        assert leftovers(env) == []
+        # Still answering, and still taking a real image afterwards.
+        assert httpx.get(web.url + "/api/jobs/1", timeout=10).status_code in (200, 404)
+    finally:
+        web.stop()
+    assert "Traceback" not in web.output()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.kind == "image"],
+                         ids=[c.name for c in CASES if c.kind == "image"])
+def test_the_extractor_refuses_what_submit_refuses(env, tmp_path, case):
+    # Run directly, the extractor reads the header with submit's own code first.
+    proc = subprocess.run([sys.executable, "-m", "astro_jobs.extract", "--image",
+                           written(tmp_path, case), "--output", tmp_path / "out" / "result.json"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("astro-extract: cannot read image")
+
+
+def test_an_image_too_big_for_the_memory_limit_ends_error_with_a_sentence(env, tmp_path,
+                                                                          consumers):
+    # 144 Mpx of grey zeros: 140 KB on disk, an honest header under the pixel
+    # limit, and far more memory decoded than the limit below allows.
+    image = tmp_path / "honest-but-huge.png"
+    image.write_bytes(plain_png(12000, 12000))
+    del env["ASTRO_EXTRACT_BIN"]  # the bundled extractor
+    consumers(env, ASTRO_JOBS_MAX_MEMORY_MB="500")
+    job_id = env.submit(image)
+    status = env.wait(job_id, timeout=120)
+    assert status["state"] == "error", status
+    assert status["error"] == OUT_OF_MEMORY
+    assert "Traceback" not in json.dumps(status)
+    assert not os.path.exists(env.jobs_dir / job_id / "output" / "result.json")
