@@ -179,10 +179,27 @@ class Job:
 
         The name comes from the extractor's output: it must stay inside output/.
         """
+        return self.contained_file("output", relative)
+
+    def contained_input(self, status):
+        """The job's input file as ``contained_file`` finds it, or None."""
+        return self.contained_file("input", (status.get("input") or {}).get("file"))
+
+    def contained_file(self, folder, relative):
+        """``folder/relative`` of this job as a path free of symlinks, if it is a
+        regular file that stays inside that folder of this job once every link
+        is resolved (resolve and compare); else None. Served files pass here: a
+        link planted in input/ or output/ never leads out of the job."""
         if not isinstance(relative, str) or not relative or "\0" in relative:
             return None
-        base = self.output_dir.resolve()
-        path = (base / relative).resolve()
+        try:
+            job_folder = self.path.resolve()
+            base = (self.path / folder).resolve()
+            path = (base / relative).resolve()
+        except (OSError, RuntimeError):  # a loop of links, a name too long
+            return None
+        if job_folder != root().resolve() / self.job_id or base != job_folder / folder:
+            return None  # the job folder or its input/ or output/ is itself a link
         if base not in path.parents or not path.is_file():
             return None
         return path

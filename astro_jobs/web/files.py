@@ -58,7 +58,7 @@ def _raster_new_fits(status, wcs_path):
     handle, path = tempfile.mkstemp(prefix="astro-jobs-new-", suffix=".fits")
     os.close(handle)
     try:
-        write_raster_fits(api.input_path(status), wcs_path, path)
+        write_raster_fits(_input_path(status), wcs_path, path)
     except BaseException:
         os.unlink(path)
         raise
@@ -71,9 +71,16 @@ INPUT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
                "fits": "application/fits", "csv": "text/csv", "xyls": "application/fits"}
 
 
+def _input_path(status):
+    path = api.input_path(status)
+    if path is None:
+        raise JobNotFound(f"job {status['job_id']} has no input file", code="file_not_found")
+    return path
+
+
 def _input(status):
     info = status.get("input") or {}
-    path = api.input_path(status)
+    path = _input_path(status)
     media_type = INPUT_TYPES.get(info.get("format"), "application/octet-stream")
     inline = media_type in ("image/jpeg", "image/png", "text/csv")
     return FileResponse(path, media_type=media_type, filename=info.get("file"),

@@ -51,6 +51,8 @@ def input_thumbnail(status):
     if str(info.get("format", "")).lower() not in PICTURES:
         return None
     path = api.input_path(status)
+    if path is None:
+        return None
     try:
         stat = path.stat()
         return _input(str(path), stat.st_mtime_ns, stat.st_size)
