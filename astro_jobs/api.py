@@ -20,6 +20,9 @@ from .timefmt import now_iso, parse_duration
 DEFAULT_LIST_LIMIT = 100
 STATES = tuple(s.value for s in State)
 WAIT_POLL_SECONDS = 0.05
+# The most `logs --follow` waits, after a cancel, for the run's last line
+# (its extractor gets seconds to stop, then is killed, then the line comes).
+FOLLOW_LIMIT_SECONDS = 60.0
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -322,20 +325,45 @@ def logs(job_id, tail=None):
 
 def follow_logs(job_id, tail=None, poll=WAIT_POLL_SECONDS):
     """task.log as it grows, in chunks of bytes, until the job has ended and the
-    log is drained (``tail -f`` that stops by itself)."""
+    log is drained (``tail -f`` that stops by itself), its last line included."""
     job = jobdir.Job(job_id)
     jobdir.read_status(job)  # JobNotFound for a job that does not exist
     tail = params.number("tail", tail, int, 0, 10**7)
     data, offset = jobdir.read_log_from(job, 0, tail)
+    ended = None  # (state, monotonic time) once the job is terminal
     while True:
         if data:
             yield data
-        ended = is_terminal(jobdir.read_status(job)["state"])
+        if ended is None:
+            state = jobdir.read_status(job)["state"]
+            ended = (state, time.monotonic()) if is_terminal(state) else None
         data, offset = jobdir.read_log_from(job, offset)
-        if ended and not data:
+        if not data and ended is not None and _log_finished(job, *ended):
             return
         if not data:
             time.sleep(poll)
+
+
+def _log_finished(job, state, ended_at):
+    """Whether the ended job's runs have all written their last line. A cancel
+    ends the job first; its run then stops the extractor (TERM, then KILL
+    seconds later) and only then says so in task.log. That run writes while
+    its consumer lives; past FOLLOW_LIMIT_SECONDS nobody waits any longer."""
+    if state != State.CANCELLED or not jobdir.log_run_open(job):
+        return True
+    waited = time.monotonic() - ended_at
+    if waited > FOLLOW_LIMIT_SECONDS:
+        return True
+    return waited > config.stale_after_seconds() and not _consumer_alive(job)
+
+
+def _consumer_alive(job):
+    """Whether the consumer the job's status names is alive (the registry says)."""
+    from .runner.registry import list_consumers
+
+    worker = jobdir.read_status(job).get("worker") or {}
+    return any(record.get("instance") == worker.get("instance") and record.get("alive")
+               for record in list_consumers())
 
 
 # -- changing -----------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Every outcome, usage errors included, is one JSON object on stdout and an
 exit code (0 ok, 1 internal, 2 bad input, 3 no such job, 4 not ready,
-5 failed or cancelled); hints go to stderr, tracebacks nowhere.
+5 failed or cancelled, 130 interrupted); hints go to stderr, tracebacks
+nowhere. ``--pretty`` indents that JSON; ``--format table`` (list, stats,
+doctor) prints text for a person instead.
 """
 import json
 import os
@@ -16,11 +18,41 @@ from .intake.units import SCALE_UNITS
 
 # Exit codes of the contract; any other error (storage, internal) is 1.
 EXIT_CODES = ((BadInput, 2), (JobNotFound, 3), (NotReady, 4), (JobFailed, 5))
+# 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
+# How this run prints JSON: one line (the default, what scripts read) or
+# indented (--pretty). Reset by main() for every command.
+STYLE = {"indent": None}
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the command stops; the job it looked at is left as it was."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message, self.details = message, details
 
 
 def emit(obj):
     """The one way JSON leaves this program (ASCII-safe under any locale)."""
-    click.echo(json.dumps(obj))
+    click.echo(json.dumps(obj, indent=STYLE["indent"]))
+
+
+def _set_pretty(ctx, param, value):
+    if value:
+        STYLE["indent"] = 2
+
+
+def pretty_option():
+    return click.Option(["--pretty"], is_flag=True, expose_value=False, is_eager=True,
+                        callback=_set_pretty,
+                        help="Indented JSON, for a person (scripts read the default line).")
+
+
+def format_option(*formats):
+    return click.option("--format", "format_", type=click.Choice(["json", *formats]),
+                        default="json", show_default=True,
+                        help="table: columns for a person; json stays the default.")
 
 
 def ok(**fields):
@@ -139,6 +171,11 @@ def result(job_id):
       astro-jobs result --job-id 9b1c...
     """
     data = api.result_bytes(job_id)
+    if STYLE["indent"]:
+        try:
+            data = (json.dumps(json.loads(data), indent=STYLE["indent"]) + "\n").encode()
+        except ValueError:
+            pass  # not JSON after all: verbatim, as without --pretty
     stdout = click.get_binary_stream("stdout")
     stdout.write(data if data.endswith(b"\n") else data + b"\n")
     stdout.flush()
@@ -151,12 +188,34 @@ def wait(job_id, timeout):
     """Wait until the job is done, failed or cancelled; print its status.
 
     On a terminal, stderr shows one updating line (state, stage, elapsed
-    time, attempt); stdout gets the JSON only.
+    time, attempt); stdout gets the JSON only. Ctrl-C stops the waiting, not
+    the job (exit 130, code "interrupted").
 
     \b
     Example:
       astro-jobs wait --job-id 9b1c... --timeout 300
     """
+    try:
+        _wait(job_id, timeout)
+    except KeyboardInterrupt:
+        raise _wait_interrupted(job_id) from None
+
+
+def _wait_interrupted(job_id):
+    """Ctrl-C in ``wait`` stops the waiting, not the job: say so, and how to go on."""
+    try:
+        state = api.status(job_id)["state"]
+    except AstroJobsError:
+        state = None
+    where = f"is {state}" if state in ("done", "error", "cancelled") else \
+        "goes on" + (f" ({state})" if state else "")
+    return Interrupted(f"interrupted: stopped waiting; job {job_id} {where}. "
+                       f"`astro-jobs wait --job-id {job_id}` waits again, "
+                       f"`astro-jobs cancel --job-id {job_id}` stops it.",
+                       job_id=job_id, state=state)
+
+
+def _wait(job_id, timeout):
     if api.status(job_id)["state"] in ("queued", "processing") and not api.consumers_alive():
         click.echo(f"astro-jobs: {api.NO_CONSUMER}", err=True)
     if not sys.stderr.isatty():
@@ -192,14 +251,22 @@ def cancel(job_id):
               help=f"Only jobs in this state: {', '.join(api.STATES)}.")
 @click.option("--limit", default=api.DEFAULT_LIST_LIMIT, show_default=True,
               help="At most this many jobs.")
-def list_(state, limit):
+@format_option("table")
+def list_(state, limit, format_):
     """List jobs, newest first.
 
     \b
     Example:
       astro-jobs list --state error --limit 20
+      astro-jobs list --limit 10 --format table
     """
-    ok(jobs=api.list_jobs(state, limit))
+    jobs = api.list_jobs(state, limit)
+    if format_ == "json":
+        ok(jobs=jobs)
+        return
+    from .report.tables import jobs_table
+
+    click.echo(jobs_table(jobs), nl=False)
 
 
 @cli.command()
@@ -239,7 +306,8 @@ def prune(older_than):
 
 
 @cli.command()
-def doctor():
+@format_option("table")
+def doctor(format_):
     """Check that this machine can run jobs; exit 1 if a check fails.
 
     Checks JOBS_DIR, the queue, the extractor (for the bundled one also
@@ -250,6 +318,7 @@ def doctor():
     Example:
       astro-jobs doctor
       {"ok": true, "checks": [{"name": "jobs_dir", "ok": true, "detail": "..."}, ...]}
+      astro-jobs doctor --format table
     """
     from dataclasses import asdict
 
@@ -257,6 +326,11 @@ def doctor():
 
     checks = [asdict(check) for check in run_checks()]
     failed = [check["name"] for check in checks if not check["ok"]]
+    if format_ == "table":
+        from .report.tables import doctor_table
+
+        click.echo(doctor_table(checks), nl=False)
+        return 1 if failed else 0
     report = {"ok": not failed, "checks": checks}
     if failed:
         report.update(error=f"failed: {', '.join(failed)}", code="doctor_failed")
@@ -280,9 +354,10 @@ def retry(job_id):
 
 
 @cli.command()
-@click.option("--format", "format_", type=click.Choice(["json", "prometheus"]),
+@click.option("--format", "format_", type=click.Choice(["json", "prometheus", "table"]),
               default="json", show_default=True,
-              help="prometheus: the text exposition format (node_exporter textfile).")
+              help="prometheus: the text exposition format (node_exporter textfile); "
+                   "table: for a person.")
 def stats(format_):
     """The queue at a glance: jobs by state, oldest queued job, recent run times
     and error share, consumers.
@@ -290,11 +365,17 @@ def stats(format_):
     \b
     Example:
       astro-jobs stats
+      astro-jobs stats --format table
       astro-jobs stats --format prometheus > /var/lib/node_exporter/astro_jobs.prom.$$
     """
     figures = api.stats()
     if format_ == "json":
         ok(**figures)
+        return
+    if format_ == "table":
+        from .report.tables import stats_table
+
+        click.echo(stats_table(figures), nl=False)
         return
     from .report.prometheus import render
 
@@ -328,7 +409,8 @@ def serve(host, port, cert, key):
         server.check_installed()
     except ImportError as exc:
         return fail(f"the server extra is not installed ({exc.name}): "
-                    "pip install 'astro-jobs[server]'", "server_missing", 1)
+                    "pip install 'astro-jobs[server]' (in a clone: pip install '.[server]')",
+                    "server_missing", 1)
     try:
         sock = server.bind(host, port)
     except OSError as exc:
@@ -338,8 +420,14 @@ def serve(host, port, cert, key):
     server.run(sock, cert, key, host)
 
 
+for _command in cli.commands.values():
+    _command.params.append(pretty_option())
+cli.params.append(pretty_option())
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    STYLE["indent"] = None
     if not argv:
         # click 8.2 raises NoArgsIsHelpError here, earlier versions print the
         # help and exit 0: decided here, the outcome is the same everywhere.
@@ -351,8 +439,11 @@ def main(argv=None):
     except click.UsageError as exc:
         hint = exc.ctx.get_usage() if exc.ctx else None
         return fail(exc.format_message(), "usage", 2, hint)
-    except click.Abort:
-        return fail("aborted", "aborted", 1)
+    except Interrupted as exc:
+        emit({"ok": False, "error": exc.message, "code": "interrupted", **exc.details})
+        return EXIT_INTERRUPTED
+    except click.Abort:  # Ctrl-C anywhere else (click turns it into Abort)
+        return fail("interrupted", "interrupted", EXIT_INTERRUPTED)
     except click.ClickException as exc:
         return fail(exc.format_message(), "usage", 2)
     except AstroJobsError as exc:

@@ -160,6 +160,9 @@ def test_the_page_updates_in_place_keeping_the_form_and_retry_works(
     assert "No match among the stars found." in card.text
     thumb = card.find_element(By.CSS_SELECTOR, "img.thumb.dim")
     WebDriverWait(browser, 10).until(lambda d: image_loaded(d, thumb))
+    for figure in ("skymap", "chart", "consumers"):
+        assert browser.find_element(By.ID, figure).is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "#chart rect.bar-unsolved")
     assert fits_width(browser)
 
     card.find_element(By.CSS_SELECTOR, "button.retry").click()

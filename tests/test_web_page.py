@@ -2,6 +2,7 @@
 (the stand-in extractor) and a real HTTP client: counters by outcome that
 filter, paging, search by file name, retry and cancel (one job and in bulk),
 /page.json, the consumers panel, the chart and the sky map."""
+import json
 import re
 import signal
 
@@ -188,3 +189,44 @@ def test_page_json_has_the_pages_sections_chart_and_sky_map(env, web, images, co
     thumb = httpx.get(f"{web.url}/jobs/{failed}/files/thumbnail")
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
     assert 'class="thumb dim"' in doc["html"]["jobs"]
+
+
+def test_anonymous_readers_see_no_private_job_anywhere_on_the_page(env, images, consumers):
+    key = "night-key"
+    web = WebServer(Env(env, ASTRO_JOBS_API_KEY=key))
+    try:
+        consumers(env)
+        reply = httpx.post(web.url + "/api/login",
+                           data={"request-json": json.dumps({"apikey": key})})
+        session = reply.json()["session"]
+        hidden = {}
+        for mode in ("hang", "sky"):
+            with open(images(mode), "rb") as handle:
+                doc = httpx.post(web.url + "/api/upload", files={"file": (f"{mode}.png", handle)},
+                                 data={"request-json": json.dumps(
+                                     {"session": session, "publicly_visible": "n"})}).json()
+            assert doc["status"] == "success", doc
+        for path in env.jobs_dir.glob("*/status.json"):
+            status = json.loads(path.read_text())
+            hidden[status["input"]["file"]] = status["job_id"]
+        shown = env.submit(images("fail"))
+        assert env.wait(hidden["sky.png"])["state"] == "done"
+        env.wait_for(hidden["hang.png"], lambda s: s["state"] == "processing", what="running")
+        assert env.wait(shown)["state"] == "error"
+
+        anonymous = httpx.get(web.url + "/page.json").text
+        assert shown in anonymous and not [j for j in hidden.values() if j in anonymous]
+        assert str(env.jobs_dir) not in anonymous
+        assert httpx.get(f"{web.url}/jobs/{hidden['hang.png']}/files/thumbnail"
+                         ).status_code == 404
+        assert httpx.post(f"{web.url}/jobs/{shown}/retry").status_code == 403
+        with httpx.Client(base_url=web.url) as browser:
+            browser.post("/login", data={"apikey": key})
+            trusted = browser.get("/page.json").json()
+            assert sorted(hidden.values()) == sorted(
+                j["job_id"] for j in trusted["jobs"] if j["job_id"] != shown)
+            assert [f["job_id"] for f in trusted["sky"]] == [hidden["sky.png"]]
+            assert trusted["consumers"]["consumers"][0]["running"] == [hidden["hang.png"]]
+        env.run("cancel", "--job-id", hidden["hang.png"])
+    finally:
+        web.stop()

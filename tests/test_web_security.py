@@ -9,7 +9,7 @@ import ssl
 import time
 
 import httpx
-from test_web import KEY, job_folders, login, nova, upload
+from test_web import KEY, job_folders, login, nova, poll_finished, upload
 
 from support import self_signed_certificate, wait_until
 
@@ -337,3 +337,44 @@ def test_concurrent_uploads_are_bounded(env, server, images, tmp_path):
     wait_until(lambda: list((tmp_path / "tmp").iterdir()) == [], 10)
     doc, code = upload(web.url, session, images("ok"))
     assert code == 200 and doc["status"] == "success", doc
+
+
+# -- files never leave their job -------------------------------------------------------
+
+def test_files_served_never_leave_their_job_folder(env, server, images, consumers, tmp_path):
+    consumers(env)
+    web = server()
+    session = login(web.url)
+    doc, _ = upload(web.url, session, images("ok"))
+    poll_finished(web.url, doc["subid"])
+    number, (folder,) = doc["subid"], job_folders(env)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-OUTSIDE-THE-JOB\n")
+    output = folder / "output"
+    (output / "wcs.fits").symlink_to(secret)
+    (output / "annotated.png").symlink_to(secret)
+    (output / "corr.fits").write_bytes(b"SIMPLE  = T")  # a real output file: served
+    result = json.loads((output / "result.json").read_text())
+    result.update(solved=True, files={"wcs": "wcs.fits", "annotated": "annotated.png",
+                                      "rdls": "../../../secret.txt", "corr": "corr.fits",
+                                      "axy": str(secret)})
+    (output / "result.json").write_text(json.dumps(result))
+    (folder / "task.log").unlink()
+    (folder / "task.log").symlink_to(secret)
+    (folder / "input" / "ok.png").unlink()
+    (folder / "input" / "ok.png").symlink_to(secret)
+    job = f"/jobs/{folder.name}/files"
+    for path in (f"/wcs_file/{number}", f"/annotated_display/{number}", f"{job}/wcs",
+                 f"{job}/annotated", f"{job}/rdls", f"{job}/axy", f"{job}/input",
+                 f"{job}/thumbnail", f"/joblog/{number}", f"{job}/log", f"/jobs/{folder.name}"):
+        reply = raw(web, "GET", path)
+        assert "SECRET" not in reply.text and reply.status_code < 500, (path, reply.text[:200])
+    assert raw(web, "GET", f"{job}/corr").content == b"SIMPLE  = T"
+    # A whole input/ folder swapped for a link to another folder is refused as well.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "ok.png").write_text("SECRET-OUTSIDE-THE-JOB\n")
+    (folder / "input" / "ok.png").unlink()
+    (folder / "input").rmdir()
+    (folder / "input").symlink_to(elsewhere)
+    assert raw(web, "GET", f"{job}/input").status_code == 404

@@ -4,6 +4,7 @@ Read-only: it creates nothing in JOBS_DIR but a probe file it removes at once.
 """
 import grp
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,10 @@ from ..store import jobdir
 MIN_FREE_BYTES = 1 << 30
 MIN_FREE_FRACTION = 0.05
 START_TIMEOUT = 30.0
-INSTALL_DEPS = "scripts/install-deps.sh, or apt-get install"
+INSTALL_DEPS = "scripts/install-deps.sh in a clone, or apt-get install"
+# The README's consumer (the Procfile's worker line without its venv path).
+CONSUMER_ARGS = ("astro_jobs.consumer.huey --workers 2 --worker-type thread "
+                 "--delay 0.1 --max-delay 0.1 --backoff 1")
 
 
 @dataclass
@@ -204,6 +208,16 @@ def disk():
     return Check("disk", True, detail)
 
 
+def start_consumer():
+    """How to start a consumer with what every documented install has: this
+    install's huey_consumer with the README's flags, or the systemd unit of
+    deploy/ (docs/running.md) where it is installed."""
+    program = os.path.join(os.path.dirname(sys.executable), "huey_consumer")
+    program = shlex.quote(program) if os.access(program, os.X_OK) else "huey_consumer"
+    return (f"`{program} {CONSUMER_ARGS}`, or `systemctl start astro-jobs-worker` "
+            "where deploy/astro-jobs-worker.service is installed")
+
+
 def consumers():
     from ..runner.registry import list_consumers
 
@@ -212,8 +226,7 @@ def consumers():
     if not alive:
         seen = f"{len(known)} registered, none beating" if known else "none registered"
         return Check("consumers", False, f"no consumer is alive for this JOBS_DIR ({seen}): "
-                     "start one (`honcho start worker` in the checkout, or "
-                     "`systemctl start astro-jobs-worker`); queued jobs wait until then")
+                     f"start one ({start_consumer()}); queued jobs wait until then")
     names = ", ".join(f"{c['node']} pid {c['pid']} ({c['workers']} workers, last beat "
                       f"{c['age_s']:g} s ago)" for c in alive)
     dead = len(known) - len(alive)

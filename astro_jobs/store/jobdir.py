@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import stat as stat_module
 import threading
 import time
 import uuid
@@ -455,9 +456,24 @@ def read_result_bytes(job):
         return handle.read()
 
 
+def _open_log(job):
+    """task.log for reading, never through a symlink: a log planted as a link to
+    another file reads as refused (ELOOP), not as that file."""
+    try:
+        fd = os.open(job.log_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileNotFoundError(errno.ENOENT, "task.log is a symlink") from None
+        raise
+    if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileNotFoundError(errno.ENOENT, "task.log is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
 def read_log(job, tail=None):
     try:
-        with open(job.log_path, "rb") as handle:
+        with _open_log(job) as handle:
             if tail is None:
                 data = handle.read()
             else:
@@ -470,7 +486,7 @@ def read_log(job, tail=None):
 def read_log_from(job, offset, tail=None):
     """(bytes of task.log from ``offset`` or its last ``tail`` lines, end offset)."""
     try:
-        with open(job.log_path, "rb") as handle:
+        with _open_log(job) as handle:
             if tail is not None:
                 end = handle.seek(0, os.SEEK_END)
                 return _tail_bytes(handle, tail, end=end), end
@@ -479,6 +495,29 @@ def read_log_from(job, offset, tail=None):
             return data, offset + len(data)
     except FileNotFoundError:
         return b"", offset
+
+
+# The runner opens each attempt in task.log with a line of its own
+# ("--- <time> attempt N on <node> pid P: <argv>", runner/worker.py) and
+# closes it with another ("--- <time> extractor ...").
+RUN_HEADER = re.compile(rb"--- \S+ attempt \d+ on ")
+LOG_PROBE_BYTES = 65536
+
+
+def log_run_open(job):
+    """Whether task.log's last runner line opens an attempt: its run has not yet
+    written how it ended. Unknown (no runner line near the end of a long log)
+    counts as open; no log at all as closed."""
+    try:
+        with open(job.log_path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, end - LOG_PROBE_BYTES))
+            ours = [line for line in handle.read().split(b"\n") if line.startswith(b"--- ")]
+    except FileNotFoundError:
+        return False
+    if not ours:
+        return end > LOG_PROBE_BYTES
+    return RUN_HEADER.match(ours[-1]) is not None
 
 
 def _tail_bytes(handle, lines, block=65536, end=None):
@@ -498,18 +537,37 @@ def _tail_bytes(handle, lines, block=65536, end=None):
         b"\n".join(data.split(b"\n")[-lines:])
 
 
+def contained_file(job, folder, relative):
+    """``folder/relative`` of ``job`` as a path free of symlinks, if it is a
+    regular file that stays inside that folder of that job once every link is
+    resolved (resolve and compare); else None. Served files pass here: a link
+    planted in input/ or output/ never leads out of the job."""
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        return None
+    try:
+        job_folder = job.path.resolve()
+        base = (job.path / folder).resolve()
+        path = (base / relative).resolve()
+    except (OSError, RuntimeError):  # a loop of links, a name too long
+        return None
+    if job_folder != root().resolve() / job.job_id or base != job_folder / folder:
+        return None  # the job folder or its input/ or output/ is itself a link
+    if base not in path.parents or not path.is_file():
+        return None
+    return path
+
+
 def output_file(job, relative):
     """A file the extractor wrote, by its name in result.json; None if absent.
 
     The name comes from the extractor's output: it must stay inside output/.
     """
-    if not isinstance(relative, str) or not relative or "\0" in relative:
-        return None
-    base = job.output_dir.resolve()
-    path = (base / relative).resolve()
-    if base not in path.parents or not path.is_file():
-        return None
-    return path
+    return contained_file(job, "output", relative)
+
+
+def input_path(job, status):
+    """The job's input file as ``contained_file`` finds it, or None."""
+    return contained_file(job, "input", (status.get("input") or {}).get("file"))
 
 
 def read_output_head(job, relative, limit):

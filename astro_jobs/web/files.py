@@ -59,7 +59,7 @@ def _raster_new_fits(status, wcs_path):
     handle, path = tempfile.mkstemp(prefix="astro-jobs-new-", suffix=".fits")
     os.close(handle)
     try:
-        write_raster_fits(jobdir.Job(status["job_id"]).input_file(status), wcs_path, path)
+        write_raster_fits(_input_path(status), wcs_path, path)
     except BaseException:
         os.unlink(path)
         raise
@@ -72,9 +72,16 @@ INPUT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
                "fits": "application/fits", "csv": "text/csv", "xyls": "application/fits"}
 
 
+def _input_path(status):
+    path = jobdir.input_path(jobdir.Job(status["job_id"]), status)
+    if path is None:
+        raise JobNotFound(f"job {status['job_id']} has no input file", code="file_not_found")
+    return path
+
+
 def _input(status):
-    job, info = jobdir.Job(status["job_id"]), status.get("input") or {}
-    path = job.input_file(status)
+    info = status.get("input") or {}
+    path = _input_path(status)
     media_type = INPUT_TYPES.get(info.get("format"), "application/octet-stream")
     inline = media_type in ("image/jpeg", "image/png", "text/csv")
     return FileResponse(path, media_type=media_type, filename=info.get("file"),

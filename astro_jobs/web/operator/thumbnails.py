@@ -50,7 +50,9 @@ def input_thumbnail(job, status):
     info = status.get("input") or {}
     if str(info.get("format", "")).lower() not in PICTURES:
         return None
-    path = job.input_file(status)
+    path = jobdir.input_path(job, status)
+    if path is None:
+        return None
     try:
         stat = path.stat()
         return _input(str(path), stat.st_mtime_ns, stat.st_size)
