@@ -81,14 +81,16 @@ def test_the_extractor_refuses_what_submit_refuses(env, tmp_path, case):
     assert proc.stderr.strip().splitlines()[-1].startswith("astro-extract: cannot read image")
 
 
+@pytest.mark.parametrize("warm", ["1", "0"], ids=["warm", "cold"])
 def test_an_image_too_big_for_the_memory_limit_ends_error_with_a_sentence(env, tmp_path,
-                                                                          consumers):
+                                                                          consumers, warm):
+    # Both paths: a job forked by the warm extractor and a cold one.
     # 144 Mpx of grey zeros: 140 KB on disk, an honest header under the pixel
     # limit, and far more memory decoded than the limit below allows.
     image = tmp_path / "honest-but-huge.png"
     image.write_bytes(plain_png(12000, 12000))
     del env["ASTRO_EXTRACT_BIN"]  # the bundled extractor
-    consumers(env, ASTRO_JOBS_MAX_MEMORY_MB="500")
+    consumers(env, workers=1, ASTRO_JOBS_MAX_MEMORY_MB="500", ASTRO_JOBS_WARM_SOLVER=warm)
     job_id = env.submit(image)
     status = env.wait(job_id, timeout=120)
     assert status["state"] == "error", status
