@@ -16,12 +16,13 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from support import CORPUS, Consumer, Env, WebServer, separation_deg
+from support import CORPUS, REPO, Consumer, Env, WebServer, separation_deg
 
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
 SOLVABLE = ["apod4.jpg", "apod2.jpg", "apod1.jpg", "m44-1910-04-01.jpg"]
 NOVA = "http://nova.astrometry.net"
 SOLVE_TIMEOUT = 240
+STARS = REPO / "tests" / "data" / "sample"  # apod4's brightest sources, FITS pixels
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +218,60 @@ def test_nina_requests(stack):
     info = client.get(f"/api/jobs/{job}/info/").json()
     assert info["status"] == "success" and info["calibration"]["ra"] == calibration["ra"]
     assert client.get(f"/annotated_display/{job}").content[:4] == b"\x89PNG"
+
+
+def test_nina_text_solver_uploads_a_star_list(stack):
+    """N.I.N.A.'s AstrometryTextSolver: its own stars as ``# X Y`` text lines named
+    upload.xy, no image size (nova takes the largest x and y), scale in arcsec/px."""
+    client = httpx.Client(base_url=stack["url"], timeout=30)
+    session = client.post("/api/login/", content="request-json=" + quote('{"apikey":"k"}'),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}
+                          ).json()["session"]
+    rows = [line.split(",") for line in (STARS / "apod4-stars.csv").read_text().splitlines()[1:]]
+    text = "# X Y\n" + "".join(f"{float(x):.3f} {float(y):.3f}\n" for x, y, _ in rows[:200])
+    request = {"publicly_visible": "n", "allow_modifications": "d", "session": session,
+               "allow_commercial_use": "d", "scale_units": "arcsecperpix",
+               "scale_lower": 169.7 * 0.8, "scale_upper": 169.7 * 1.2}
+    submission = client.post("/api/upload", files=[
+        ("request-json", (None, json.dumps(request, separators=(",", ":")),
+                          "text/plain; charset=utf-8")),
+        ("file", ("upload.xy", text.encode(), "application/octet-stream"))]).json()
+    assert submission["status"] == "success", submission
+    job = str(client.get(f"/api/submissions/{submission['subid']}").json()["jobs"][0])
+    assert wait_for_job(client, job, accepted=("solving", "processing")) == "success"
+    calibration = client.get(f"/api/jobs/{job}/calibration/").json()
+    assert_centre("apod4.jpg", calibration["ra"], calibration["dec"])
+    info = client.get(f"/api/jobs/{job}/info/").json()
+    assert info["status"] == "success"
+
+
+def test_kstars_with_its_own_star_extractor_uploads_an_xyls(stack):
+    """StellarSolver's online solver with an external extractor: the .xyls it made,
+    with image_width and image_height."""
+    client = httpx.Client(base_url=stack["url"], timeout=30)
+    session = client.post("/api/login", content="request-json=" + json.dumps(
+        {"apikey": "k"}, separators=(",", ":")),
+        headers={"Content-Type": "application/x-www-form-urlencoded"}).json()["session"]
+    request = {"publicly_visible": "n", "allow_modifications": "n", "session": session,
+               "allow_commercial_use": "n", "image_width": 719, "image_height": 507,
+               "crpix_center": True, "parity": 0}
+    with open(STARS / "apod4-stars.xyls", "rb") as handle:
+        uploaded = client.post("/api/upload", files=[
+            ("request-json", (None, json.dumps(request, separators=(",", ":")),
+                              "application/text/plain")),
+            ("file", ("/home/astro/.local/share/kstars/solver.xyls", handle,
+                      "application/octet-stream"))]).json()
+    assert uploaded["status"] == "success", uploaded
+    job = client.get(f"/api/submissions/{uploaded['subid']}").json()["jobs"][0]
+    assert wait_for_job(client, job, accepted=("solving", "processing")) == "success"
+    assert_centre("apod4.jpg", **{k: v for k, v in client.get(
+        f"/api/jobs/{job}/calibration").json().items() if k in ("ra", "dec")})
+
+
+def test_text_that_is_neither_stars_nor_an_image_is_refused(stack, tmp_path):
+    client = httpx.Client(base_url=stack["url"], timeout=30)
+    session = client.post("/api/login", data={"request-json": '{"apikey": "k"}'}).json()["session"]
+    for text in ("# X Y\n1.0 two\n", "hello world\n", "# only a comment\n"):
+        reply = client.post("/api/upload", data={"request-json": json.dumps(
+            {"session": session})}, files={"file": ("notes.xy", text.encode())})
+        assert reply.status_code == 200 and reply.json()["status"] == "error", text

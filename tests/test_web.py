@@ -163,7 +163,7 @@ def test_bad_requests_get_nova_errors_and_leave_nothing_behind(env, server, imag
                   "image_height": 9},
                  {"session": session, "x": [1, "a"], "y": [1, 2], "image_width": 9,
                   "image_height": 9},
-                 {"session": session, "x": [1, 2], "y": [1, 2]}):
+                 {"session": session, "x": [-5, -2], "y": [-1, -3]}):
         doc, code = nova(web.url, "/api/url_upload", args)
         assert code == 200 and doc["status"] == "error", (args, doc)
     for body in ({"request-json": "{not json"}, {"request-json": "[1]"}, {"other": "x"}, None):

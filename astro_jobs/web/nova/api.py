@@ -17,7 +17,7 @@ from ... import api, config
 from ...errors import JobNotFound
 from ...intake.digest import file_digest
 from .. import auth, present, privacy
-from . import uploads
+from . import starlists, uploads
 from . import wire as nova
 from .reply import json_reply
 from .wire import NovaError
@@ -95,7 +95,7 @@ async def _receive(request, from_url):
         elif form.file_path is None:
             raise NovaError('no file: send the image as the multipart part "file"')
         else:
-            job_id = await run_in_threadpool(api.submit, form.file_path, **options)
+            job_id = await run_in_threadpool(_submit_file, form.file_path, args, options)
             digest = form.sha1.hexdigest()
     finally:
         form.cleanup()
@@ -103,12 +103,30 @@ async def _receive(request, from_url):
     return success(subid=number, hash=digest)
 
 
+def _submit_file(path, args, options):
+    """An uploaded file: a star list (an ``.xyls`` table or a text list) as nova
+    takes one, else an image."""
+    rows = starlists.text_rows(path)
+    if rows is not None:
+        return _submit_rows(rows, args, options, "upload.csv")[0]
+    largest = starlists.xyls_extent(path)
+    if largest is not None:
+        return api.submit_sources(path, *starlists.image_size(args, largest), **options)
+    return api.submit(path, **options)
+
+
 def _submit_xy(args, options):
-    """A job from nova's ``x`` and ``y`` lists: written as CSV, solved as a star list."""
-    rows, (width, height) = nova.source_list(args)
+    """A job from nova's ``x`` and ``y`` lists."""
+    return _submit_rows(nova.source_list(args), args, options, "json-xy.csv")
+
+
+def _submit_rows(rows, args, options, name):
+    """(job id, SHA-1) of star rows written as CSV and solved as a star list."""
+    width, height = starlists.image_size(args, (max(r[0] for r in rows),
+                                                max(r[1] for r in rows)))
     folder = tempfile.mkdtemp(prefix="astro-jobs-xy-")
     try:
-        path = os.path.join(folder, "json-xy.csv")
+        path = os.path.join(folder, name)
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(("x", "y"))

@@ -135,7 +135,8 @@ def pointing(args):
 
 
 def source_list(args):
-    """(rows of x, y) and (width, height) of a url_upload with x and y lists."""
+    """The (x, y) rows of an upload with ``x`` and ``y`` lists (the image size:
+    ``starlists.image_size``)."""
     xs, ys = args.get("x"), args.get("y")
     if not isinstance(xs, list) or not isinstance(ys, list):
         raise NovaError('Failed to parse JSON "x" and "y" values -- should be lists of floats')
@@ -150,7 +151,4 @@ def source_list(args):
                         'floats') from None
     if not all(math.isfinite(v) for row in rows for v in row):
         raise NovaError('"x" and "y" values must be finite numbers')
-    width, height = _typed(args, "image_width", int), _typed(args, "image_height", int)
-    if not width or not height:
-        raise NovaError("a source list needs image_width and image_height")
-    return rows, (width, height)
+    return rows

@@ -1,0 +1,77 @@
+"""Star lists sent to nova instead of an image, recognised as nova recognises them.
+
+nova's upload takes a FITS table with X and Y (an ``.xyls``, what KStars
+sends with its own star extractor) or a text list of ``x y`` lines with
+``#`` comments (what N.I.N.A.'s text solver sends as ``upload.xy``), and
+when the request gives no ``image_width``/``image_height`` it takes the
+image to reach the largest x and y (its process_submissions.py). Anything
+else is an image and goes the usual way.
+"""
+import math
+
+from ...intake.starlists import MAX_DIMENSION
+from .wire import MAX_SOURCES, NovaError, _typed
+
+# A line of a text list is short; a longer one means the file is something else.
+MAX_LINE_BYTES = 256
+
+
+def text_rows(path):
+    """(x, y) rows of a text star list, or None if the file is not one. Read line by
+    line and given up at the first line that is not one: an image costs a line."""
+    rows = []
+    with open(path, "rb") as handle:
+        if handle.read(8).startswith(b"SIMPLE  "):
+            return None
+        handle.seek(0)
+        while True:
+            line = handle.readline(MAX_LINE_BYTES)
+            if not line:
+                break
+            row = _row(line)
+            if row is False or len(rows) >= MAX_SOURCES:
+                return None
+            if row is not None:
+                rows.append(row)
+    return rows or None
+
+
+def _row(line):
+    """(x, y) of one line, None for a blank or comment line, False if it is no row."""
+    if len(line) >= MAX_LINE_BYTES and not line.endswith(b"\n"):
+        return False
+    try:
+        text = line.decode("ascii").split("#", 1)[0].strip()
+    except UnicodeDecodeError:
+        return False
+    if not text:
+        return None
+    parts = text.replace(",", " ").split()
+    try:
+        row = (float(parts[0]), float(parts[1])) if len(parts) >= 2 else None
+    except ValueError:
+        return False
+    return row if row is not None and all(map(math.isfinite, row)) else False
+
+
+def xyls_extent(path):
+    """The largest X and Y of an ``.xyls`` table, or None if the file is not one."""
+    from ...extract import fitsfile
+
+    try:
+        columns, _ = fitsfile.read_table(path)
+        return float(columns["X"].max()), float(columns["Y"].max())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def image_size(args, largest):
+    """(width, height): the request's ``image_width``/``image_height``, else nova's
+    rule, the largest x and y rounded up."""
+    width, height = _typed(args, "image_width", int), _typed(args, "image_height", int)
+    if not width or not height:
+        width, height = (int(math.ceil(value)) for value in largest)
+    if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
+        raise NovaError("Source list must contain POSITIVE x,y coordinates "
+                        f"(an image of 1 to {MAX_DIMENSION} pixels a side)")
+    return width, height
