@@ -13,7 +13,7 @@ from huey.signals import SIGNAL_INTERRUPTED
 
 from . import config
 from .queue import huey
-from .runner import recovery
+from .runner import recovery, warm
 from .runner.registry import Registration
 from .runner.worker import INSTANCE, run_job  # noqa: F401  (run_job: registers the task)
 from .store import retention
@@ -40,9 +40,19 @@ def start_housekeeping():
         threading.Thread(target=target, args=(_stop,), name=name, daemon=True).start()
 
 
+@huey.on_startup()
+def start_warm_extractor():
+    """This worker's warm extractor, ready before its first job (runner/warm.py)."""
+    try:
+        warm.prestart()
+    except Exception:  # its first job will try again, or run cold
+        logger.exception("warm extractor did not start")
+
+
 @huey.on_shutdown()
 def worker_stopped():
     """The last worker to stop removes this consumer from the registry."""
+    warm.stop()
     registration.worker_stopped()
 
 

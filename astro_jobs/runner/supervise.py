@@ -3,6 +3,7 @@
 The supervisor only watches and stops; what the end means for the job is
 ``judge.judge``'s to say.
 """
+import logging
 import os
 import signal
 import time
@@ -11,9 +12,11 @@ from .. import config
 from ..store import jobdir
 from ..store.states import State
 from ..timefmt import now_iso
-from . import process
+from . import command as extractor
+from . import process, warm
 from .judge import StopReason
 
+logger = logging.getLogger("astro_jobs.runner.supervise")
 # How often a running job looks for a cancel or a new stage.
 POLL_SECONDS = 0.25
 JOB_ENV_MARKER = "ASTRO_JOBS_JOB_ID"
@@ -37,11 +40,23 @@ def start(job, argv, header, owns, stopping, run_id):
     jobdir.append_log(job, header)
     fd = jobdir.open_log(job)
     try:
-        proc = process.spawn(argv, job.output_dir, fd, extractor_env(job, os.environ, run_id),
-                             config.max_memory_bytes(), config.max_output_bytes())
+        proc = launch(argv, job.output_dir, fd, extractor_env(job, os.environ, run_id),
+                      process.limits(config.max_memory_bytes(), config.max_output_bytes()))
     finally:
         os.close(fd)
     return Supervisor(job, proc, owns, stopping, f"{RUN_ENV_MARKER}={run_id}")
+
+
+def launch(argv, cwd, log_fd, env, limits):
+    """The bundled extractor in this thread's warm extractor, unless it is off
+    or fails to start; any other program (ASTRO_EXTRACT_BIN) cold."""
+    args = extractor.bundled_args(argv)
+    if args is not None and config.warm_solver():
+        try:
+            return warm.spawn(args, cwd, log_fd, env, limits)
+        except (OSError, ValueError) as exc:
+            logger.warning("warm extractor unavailable, running the job cold: %s", exc)
+    return process.spawn(argv, cwd, log_fd, env, limits)
 
 
 class Supervisor:
