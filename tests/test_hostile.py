@@ -97,3 +97,21 @@ def test_an_image_too_big_for_the_memory_limit_ends_error_with_a_sentence(env, t
     assert status["error"] == OUT_OF_MEMORY
     assert "Traceback" not in json.dumps(status)
     assert not os.path.exists(env.jobs_dir / job_id / "output" / "result.json")
+
+
+def test_the_operator_page_decodes_no_huge_input_for_a_thumbnail(env, tmp_path):
+    # A queued job's card shows its input; a 144 Mpx PNG would be decoded whole
+    # in the server's memory, so it gets no picture, and a small one still does.
+    huge, small = tmp_path / "huge.png", tmp_path / "small.png"
+    huge.write_bytes(plain_png(12000, 12000))
+    small.write_bytes(plain_png(64, 48))
+    jobs = {name: env.submit(path) for name, path in (("huge", huge), ("small", small))}
+    web = WebServer(env)
+    try:
+        def thumbnail(job_id):
+            return httpx.get(f"{web.url}/jobs/{job_id}/files/thumbnail", timeout=30)
+        assert thumbnail(jobs["huge"]).status_code == 404
+        reply = thumbnail(jobs["small"])
+        assert reply.status_code == 200 and reply.content[:2] == b"\xff\xd8"
+    finally:
+        web.stop()
