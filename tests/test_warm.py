@@ -68,7 +68,7 @@ def test_a_cancelled_job_leaves_nothing_and_the_server_serves_the_next(env, cons
 def test_a_timed_out_job_is_killed_and_the_next_solves(env, consumers):
     del env["ASTRO_EXTRACT_BIN"]
     consumers(env, workers=1)
-    job_id = env.submit(CORPUS / "apod5.jpg", "--timeout", "8")
+    job_id = env.submit(CORPUS / "apod5.jpg", "--timeout", "12")
     pid = _running(env, job_id)
     # A hung extractor: only the runner's timeout can end it now.
     os.kill(pid, signal.SIGSTOP)

@@ -54,7 +54,7 @@ def serve(sock):
         try:
             if len(fds) != 1:
                 raise ValueError("a job came without its log descriptor")
-            pid = _fork_job(json.loads(data), fds[0])
+            pid = _fork_job(json.loads(data), fds[0], sock)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -75,7 +75,7 @@ def _wait(pid):
         return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def _fork_job(request, log_fd):
+def _fork_job(request, log_fd, sock):
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -83,6 +83,9 @@ def _fork_job(request, log_fd):
         return pid
     code = 1
     try:
+        # The job must not keep the runner's socket open: its end would not
+        # see the server go.
+        sock.close()
         _become_job(request, log_fd)
         from . import __main__ as extractor
         code = extractor.main(request["args"])

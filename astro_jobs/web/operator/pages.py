@@ -77,7 +77,7 @@ def job_page(request):
         outcome=present.outcome(status, result),
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
-        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who),
+        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who), status_files=files,
         files=sorted(files.items()),
         linked=tuple(FILE_KINDS), has_grid="annotated_grid" in files,
         grid="annotated_grid" in files and request.query_params.get("grid") == "1",

@@ -25,6 +25,9 @@ def thumbnail(job_id, name):
 
 # Inputs Pillow decodes; FITS and star lists get no picture.
 PICTURES = ("jpeg", "png", "tiff", "gif")
+# A JPEG decodes at 1/8 of its size; any other picture whole, in the server's
+# own memory: past this many pixels (a few hundred MB decoded) a card gets none.
+MAX_DECODED_PIXELS = 50_000_000
 
 
 @functools.lru_cache(maxsize=CACHED)
@@ -48,7 +51,8 @@ def input_thumbnail(status):
     """JPEG bytes of a small copy of the job's input picture, or None (FITS, star
     lists, or a picture Pillow cannot read)."""
     info = status.get("input") or {}
-    if str(info.get("format", "")).lower() not in PICTURES:
+    fmt = str(info.get("format", "")).lower()
+    if fmt not in PICTURES or (fmt != "jpeg" and _pixels(info) > MAX_DECODED_PIXELS):
         return None
     path = api.input_path(status)
     if path is None:
@@ -58,6 +62,14 @@ def input_thumbnail(status):
         return _input(str(path), stat.st_mtime_ns, stat.st_size)
     except (OSError, ValueError):
         return None
+
+
+def _pixels(info):
+    """Width x height as submit recorded them (its header check is Pillow's reading)."""
+    try:
+        return int(info.get("width") or 0) * int(info.get("height") or 0)
+    except (TypeError, ValueError):
+        return MAX_DECODED_PIXELS + 1
 
 
 @functools.lru_cache(maxsize=CACHED)
