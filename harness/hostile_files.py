@@ -19,6 +19,11 @@ class Hostile:
     code: str        # the error code a submit answers
     data: bytes
 
+    def upload_codes(self):
+        """The codes nova's /api/upload may answer: it takes images only, so a
+        star list there is a FITS file without an image."""
+        return (self.code,) if self.kind == "image" else ("corrupt_image", "truncated_image")
+
 
 # -- FITS --------------------------------------------------------------------
 
