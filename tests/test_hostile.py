@@ -11,8 +11,9 @@ import sys
 import httpx
 import pytest
 
+from astro_jobs.intake import starlists
 from astro_jobs.runner.judge import OUT_OF_MEMORY
-from harness.hostile_files import CASES, plain_png
+from harness.hostile_files import BLOCK, CASES, plain_png, xyls
 
 from support import Env, WebServer
 
@@ -115,3 +116,25 @@ def test_the_operator_page_decodes_no_huge_input_for_a_thumbnail(env, tmp_path):
         assert reply.status_code == 200 and reply.content[:2] == b"\xff\xd8"
     finally:
         web.stop()
+
+
+def test_a_star_list_over_the_star_limit_is_refused_by_submit_and_the_server(env, tmp_path):
+    # Honest headers, a million and one rows: refused before any is read whole.
+    rows = starlists.MAX_STARS + 1
+    data = xyls(("NAXIS", 2), ("NAXIS1", 8), ("NAXIS2", rows), ("TFIELDS", 2),
+                ("TTYPE1", "'X'"), ("TFORM1", "'E'"), ("TTYPE2", "'Y'"), ("TFORM2", "'E'"))
+    path = tmp_path / "many.xyls"
+    path.write_bytes(data[:-BLOCK] + b"\0" * (8 * rows + (-8 * rows) % BLOCK))
+    code, out, _ = env.run("submit", "--sources", path, "--width", "100", "--height", "100")
+    assert (code, out["code"]) == (2, "too_many_sources"), out
+    web = WebServer(env)
+    try:
+        session = httpx.post(web.url + "/api/login",
+                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
+        reply = httpx.post(web.url + "/api/upload", timeout=60,
+                           data={"request-json": json.dumps({"session": session})},
+                           files={"file": ("many.xyls", path.read_bytes())})
+        assert reply.json()["status"] == "error", reply.json()
+    finally:
+        web.stop()
+    assert leftovers(env) == []
