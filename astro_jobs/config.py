@@ -45,6 +45,14 @@ def extract_bin():
     return _env("ASTRO_EXTRACT_BIN")
 
 
+def warm_solver():
+    """Whether the bundled extractor runs warm (a fork server per worker thread)."""
+    value = _env("ASTRO_JOBS_WARM_SOLVER", "1").lower()
+    if value not in ("0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise ConfigError(f"ASTRO_JOBS_WARM_SOLVER must be 1 or 0, got {value!r}")
+    return value in ("1", "true", "yes", "on")
+
+
 def queue_url():
     return _env("ASTRO_JOBS_QUEUE_URL")
 

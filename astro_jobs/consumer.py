@@ -2,7 +2,10 @@
 
 ``huey_consumer astro_jobs.consumer.huey`` names this module (it imports
 from anywhere); ``tasks.py`` at the top of a checkout is the same, for the
-Procfile's old command line.
+Procfile's old command line. Importing it builds the Huey instance from the
+current settings (``huey`` below, which huey_consumer reads) and makes the
+queue's run_job task run jobs in this process: it is the consumer's entry,
+never imported by the client side.
 """
 import atexit
 import logging
@@ -11,13 +14,15 @@ import threading
 from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
-from . import config
-from .queue import huey
-from .runner import recovery
-from .runner.registry import Registration
-from .runner.worker import INSTANCE, run_job  # noqa: F401  (run_job: registers the task)
+from . import config, queue
+from .identity import INSTANCE
+from .runner import recovery, warm
+from .runner.registration import Registration
+from .runner.worker import run_job
 from .store import retention
 
+huey = queue.get_huey()
+queue.run_jobs_with(run_job)
 logger = logging.getLogger("astro_jobs.consumer")
 sweeper = recovery.Sweeper()
 registration = Registration(INSTANCE)
@@ -40,9 +45,19 @@ def start_housekeeping():
         threading.Thread(target=target, args=(_stop,), name=name, daemon=True).start()
 
 
+@huey.on_startup()
+def start_warm_extractor():
+    """This worker's warm extractor, ready before its first job (runner/warm.py)."""
+    try:
+        warm.prestart()
+    except Exception:  # its first job will try again, or run cold
+        logger.exception("warm extractor did not start")
+
+
 @huey.on_shutdown()
 def worker_stopped():
     """The last worker to stop removes this consumer from the registry."""
+    warm.stop()
     registration.worker_stopped()
 
 

@@ -99,8 +99,8 @@ def main():
     env = scrubbed_env(work / "jobs")
     image = make_png(work / "ok.png")
     ids = submit_many(env, image, args.jobs)
-    extractor = json.loads(python_snippet("import json\nfrom astro_jobs import extractor\n"
-                                          "print(json.dumps(extractor.command()))", env))
+    extractor = json.loads(python_snippet("import json\nfrom astro_jobs.runner import command\n"
+                                          "print(json.dumps(command.command()))", env))
     runs = args.extractor_runs
     before, cpu1 = back_to_back(extractor, image, work / "runs", runs, env)
     consumer = Consumer(env, WORKERS, work / "consumer.log")

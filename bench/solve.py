@@ -264,7 +264,8 @@ def summary(names, total, images, sides, limit):
         verdicts.not_measured(f"{BIG}: total_s - solve_s", f"<= {TARGET_OVERHEAD_S} s",
                               f"{BIG} not among the images run")
     failures = wrong(names, images, ours)
-    print("\n".join(failures))
+    for failure in failures:
+        print("wrong: " + failure)
     verdicts.equal("images solved wrongly, missed or falsely solved", len(failures), 0)
     for side, label in (("naive", "the naive extractor"), ("plain", "plain solve-field")):
         ratios(verdicts, side, label, sides, names, subset, limit)

@@ -4,6 +4,7 @@ harness/, never from tests/ through sys.path; each answers --help."""
 import ast
 import importlib.util
 import io
+import re
 import subprocess
 import sys
 
@@ -122,3 +123,31 @@ def test_a_fail_or_a_missing_figure_exits_non_zero(judge):
 def test_no_figure_at_all_is_a_failure():
     targets, out = _targets(), io.StringIO()
     assert targets.Verdicts("bench/x.py", stream=out).finish() == 1
+
+
+ASTRO_IMPORT = re.compile(r"^\s*(from astro_jobs[\w.]* import [\w, ]+|import astro_jobs[\w.]*)")
+
+
+def _astro_jobs_imports(tree):
+    """Every astro_jobs import a bench makes, in its code or in the Python it
+    hands to a child interpreter (a string)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            line = ast.unparse(node)
+            if ASTRO_IMPORT.match(line):
+                yield line
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for line in node.value.splitlines():
+                found = ASTRO_IMPORT.match(line)
+                if found:
+                    yield found.group(1).strip()
+
+
+def test_what_the_benches_import_from_astro_jobs_exists():
+    """A module that moved must not leave a bench dying at its start."""
+    lines = sorted({line for path in BENCHES
+                    for line in _astro_jobs_imports(ast.parse(path.read_text()))})
+    assert any("runner" in line for line in lines), lines  # the child snippets are seen
+    proc = subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (lines, proc.stderr)

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -92,6 +93,8 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     assert "Ursa Major" in solution and "Aladin Lite" in solution
     assert browser.find_element(By.LINK_TEXT, "corr.fits").get_attribute("href") \
         .endswith(f"/jobs/{job_id}/files/corr")
+    new_fits = browser.find_element(By.LINK_TEXT, "new-image.fits").get_attribute("href")
+    assert httpx.get(new_fits, timeout=60).content.startswith(b"SIMPLE  =")
     browser.find_element(By.ID, "grid-on").click()
     gridded = browser.find_element(By.ID, "annotated")
     assert gridded.get_attribute("src").endswith("/files/annotated_grid")

@@ -39,8 +39,20 @@ class Installed:
     config: Optional[str] = None
 
 
+# What a warm extractor read once (keep_installed), by config path; a
+# cold run reads the files afresh.
+_kept = {}
+
+
+def keep_installed(config=DEFAULT_CONFIG):
+    """Read the index headers now and answer from memory from then on."""
+    _kept[config] = installed(config)
+
+
 def installed(config=DEFAULT_CONFIG):
     """Index files solve-field would search with `config`, and their width range."""
+    if config in _kept:
+        return _kept[config]
     dirs, names, auto = read_config(config)
     candidates = [_resolve(name, dirs) for name in names]
     if auto or not names:

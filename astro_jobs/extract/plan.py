@@ -62,7 +62,7 @@ def make_plan(width, height, width_range, user=None, meta=None, pointing=None, s
     solved frame's (ra, dec, arcsec per pixel)."""
     hints = {"scale_low": None, "scale_high": None, "scale_units": None, "source": "none"}
     first = [_from_sequence(width, height, sequence),
-             _from_pointing(width, width_range, user, meta, pointing),
+             _from_pointing(width, height, width_range, user, meta, pointing),
              _from_wcs(width, height, user, meta)]
     rounds = [[attempt] for attempt in first if attempt]
     if first[2]:
@@ -113,12 +113,14 @@ def _from_sequence(width, height, sequence):
     if not sequence:
         return None
     ra, dec, scale = sequence
-    radius = max(1.0, scale * math.hypot(width, height) / ARCSEC_PER_DEGREE)
+    # Index stars are looked for within the radius: the whole field and a
+    # drift of up to half a field.
+    radius = scale * math.hypot(width, height) / ARCSEC_PER_DEGREE
     return Attempt("sequence", scale / SEQUENCE_SLACK, scale * SEQUENCE_SLACK, "arcsecperpix",
                    POINTING_BUDGET, ra, dec, radius)
 
 
-def _from_pointing(width, width_range, user, meta, pointing):
+def _from_pointing(width, height, width_range, user, meta, pointing):
     """The attempt the caller's pointing makes, with the best scale known, or None."""
     if not pointing:
         return None
@@ -131,7 +133,12 @@ def _from_pointing(width, width_range, user, meta, pointing):
         (low, high), units = width_range, "degwidth"
     else:
         return None
-    return Attempt("user-position", low, high, units, POINTING_BUDGET, *pointing)
+    # solve-field looks for index stars within --radius of the pointing: the
+    # whole field must be inside, not only its centre.
+    ra, dec, radius = pointing
+    half_diagonal = arcsec_per_pixel(high, units, width) * math.hypot(width, height) / 2 / 3600
+    return Attempt("user-position", low, high, units, POINTING_BUDGET, ra, dec,
+                   min(180.0, radius + half_diagonal))
 
 
 def _from_wcs(width, height, user, meta):

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import process
 from ..intake.units import arcsec_per_pixel
-from ..runner import process
 from . import fitsfile
 from .progress import log
 
@@ -309,7 +309,17 @@ def _solved_index(log_path):
     return found[-1] if found else None
 
 
+_version = []
+
+
+def keep_version():
+    """Ask solve-field its version now and remember it (a warm extractor)."""
+    _version[:] = [solver_version()]
+
+
 def solver_version():
+    if _version:
+        return _version[0]
     try:
         out = subprocess.run(["solve-field", "--version"], capture_output=True, text=True,
                              timeout=10)

@@ -7,12 +7,21 @@ from .. import config
 from ..errors import BadInput
 from ..store import sequences
 
+BUNDLED = ("-m", "astro_jobs.extract")
+
+
+def bundled_args(argv):
+    """The arguments of the bundled extractor in ``argv``, or None for another program."""
+    if argv[:3] == [sys.executable, *BUNDLED]:
+        return argv[3:]
+    return None
+
 
 def command():
     """argv prefix of the extractor: ASTRO_EXTRACT_BIN, or the bundled one."""
     binary = config.extract_bin()
     if binary is None:
-        return [sys.executable, "-m", "astro_jobs.extract"]
+        return [sys.executable, *BUNDLED]
     path = binary if os.sep in binary else shutil.which(binary)
     if not path or not os.path.isfile(path):
         raise BadInput(f"extractor not found: ASTRO_EXTRACT_BIN={binary}",

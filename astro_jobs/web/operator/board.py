@@ -50,7 +50,7 @@ def query(params):
     """The page's filter from its query string: (outcome or None, search text, page)."""
     state = params.get("state") or None
     if state is not None and state not in OUTCOMES:
-        raise BadInput(f"no filter {state!r}: use one of {', '.join(OUTCOMES)}",
+        raise BadInput(f"no filter {state[:40]!r}: use one of {', '.join(OUTCOMES)}",
                        code="invalid_filter")
     search = (params.get("q") or "").strip()[:MAX_SEARCH]
     try:

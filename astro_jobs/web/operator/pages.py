@@ -15,7 +15,6 @@ from starlette.templating import Jinja2Templates
 
 from ... import api, config
 from ...errors import BadInput
-from ...store.states import State
 from .. import auth, guard, present, privacy
 from ..files import KINDS as FILE_KINDS
 from ..nova import uploads
@@ -78,13 +77,13 @@ def job_page(request):
         outcome=present.outcome(status, result),
         status_json=json.dumps(status, indent=1),
         result_json=json.dumps(result, indent=1) if result is not None else None,
-        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who),
+        log=privacy.redact(api.logs(status["job_id"], LOG_LINES), who), status_files=files,
         files=sorted(files.items()),
         linked=tuple(FILE_KINDS), has_grid="annotated_grid" in files,
         grid="annotated_grid" in files and request.query_params.get("grid") == "1",
         created_ago=board.ago(status.get("created_at"), time.time()),
         viewers=skymap.viewers(cal) if result and result.get("solved") else [],
-        terminal=status["state"] in (State.DONE, State.ERROR, State.CANCELLED)))
+        terminal=status["state"] in (api.State.DONE, api.State.ERROR, api.State.CANCELLED)))
 
 
 def check_change(request):

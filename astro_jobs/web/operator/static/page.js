@@ -7,6 +7,7 @@
   "use strict";
   var PERIOD_MS = 5000;
   var status = document.getElementById("live-status");
+  var pressed = false;  // a click under way must land on the button it began on
 
   function ticked() {
     var boxes = document.querySelectorAll('input[name="job"]:checked');
@@ -21,6 +22,7 @@
   }
 
   function swap(data) {
+    if (pressed) { return; }
     var keep = ticked();
     Object.keys(data.html).forEach(function (name) {
       var section = document.querySelector('[data-live="' + name + '"]');
@@ -57,6 +59,13 @@
       .then(swap, failed)
       .then(function () { window.setTimeout(poll, PERIOD_MS); });
   }
+
+  document.addEventListener("pointerdown", function () { pressed = true; });
+  ["pointerup", "pointercancel"].forEach(function (name) {
+    document.addEventListener(name, function () {
+      window.setTimeout(function () { pressed = false; }, 0);
+    });
+  });
 
   document.addEventListener("change", function (event) {
     if (event.target.id !== "select-all") { return; }

@@ -20,7 +20,13 @@ PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def _child_setup(limits):
+def limits(memory_bytes, file_bytes):
+    """The resource limits of an extractor: address space, file size, no core."""
+    return [(resource.RLIMIT_AS, memory_bytes), (resource.RLIMIT_FSIZE, file_bytes),
+            (resource.RLIMIT_CORE, 0)]
+
+
+def child_setup(limits):
     """Runs in the child between fork and exec: only async-signal-safe calls."""
     def setup():
         # If the consumer dies, the extractor is told at once; the recovery
@@ -32,13 +38,11 @@ def _child_setup(limits):
     return setup
 
 
-def spawn(argv, cwd, log_fd, env, memory_bytes, file_bytes):
+def spawn(argv, cwd, log_fd, env, limits):
     """Start ``argv`` as the leader of a new session, output to ``log_fd``."""
-    limits = [(resource.RLIMIT_AS, memory_bytes), (resource.RLIMIT_FSIZE, file_bytes),
-              (resource.RLIMIT_CORE, 0)]
     return subprocess.Popen(
         argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
-        start_new_session=True, close_fds=True, preexec_fn=_child_setup(limits))
+        start_new_session=True, close_fds=True, preexec_fn=child_setup(limits))
 
 
 class Watch:
