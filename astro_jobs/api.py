@@ -1,8 +1,9 @@
-"""The operations behind the CLI and the Python API.
+"""The operations behind the CLI, the web face and the Python API.
 
 Light on purpose: ``status``, ``result``, ``list`` and ``logs`` read files
-and import neither huey nor any imaging library. Only ``submit`` loads the
-queue, and only ``cancel``/``prune`` take locks.
+and import neither huey nor any imaging library. Only ``submit`` and
+``retry`` load the queue (never the runner or notify: tests/test_imports.py),
+and only ``cancel``, ``retry`` and ``prune`` take locks.
 """
 import json
 import os
@@ -13,8 +14,9 @@ import time
 from . import config
 from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, NotReady, StorageError
 from .intake import params
-from .store import jobdir
-from .store.states import State, is_terminal
+from .store import jobdir, layout, record, tasklog
+from .store.layout import Job, new_job_id
+from .store.states import InvalidTransition, State, is_terminal
 from .timefmt import now_iso, parse_duration
 
 DEFAULT_LIST_LIMIT = 100
@@ -72,28 +74,6 @@ def _open_image(path, what="image"):
     return fd, info.st_size
 
 
-def new_status(job_id, params, image):
-    now = now_iso()
-    return {
-        "job_id": job_id,
-        "state": State.QUEUED.value,
-        "created_at": now,
-        "updated_at": now,
-        "started_at": None,
-        "finished_at": None,
-        "params": params,
-        "input": image,
-        "attempts": 1,
-        "max_attempts": config.max_attempts(),
-        "worker": None,
-        "stage": None,
-        "heartbeat_at": None,
-        "error": None,
-        # true or false once done (the extractor's result says which); else null.
-        "solved": None,
-    }
-
-
 def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsample=None,
            timeout=None, priority=None, ra=None, dec=None, radius=None, sequence=None,
            hints=None, notify=None, private=False):
@@ -114,39 +94,37 @@ def submit(image, *, scale_low=None, scale_high=None, scale_units=None, downsamp
     checked = params.validate(scale_low, scale_high, scale_units, downsample, timeout,
                               priority, ra, dec, radius, sequence)
     checked.update(_hints(hints), **_private(private))
-    return _publish(image, "image", checked, _webhook(notify), lambda fd: _safe_name(image),
+    return _publish(image, "image", checked, _webhook_url(notify), lambda fd: _safe_name(image),
                     lambda copy: inspect(copy, config.max_image_pixels()))
 
 
-def _publish(path, what, checked, webhook, name_for, inspect):
+def _publish(path, what, checked, webhook_url, name_for, inspect):
     """Copy ``path`` into a new job folder, record it, enqueue it; the job id.
 
     ``name_for(fd)`` names the copy in input/; ``inspect(copy)`` describes it
-    (or refuses it) for status.json's ``input``; ``webhook`` is status.json's
-    ``notify`` part.
+    (or refuses it) for status.json's ``input``; ``webhook_url`` (or None)
+    gets the finish event.
     """
     fd, size = _open_image(path, what)
-    job_id = jobdir.new_job_id()
+    job_id = new_job_id()
     try:
         name = name_for(fd)
         with jobdir.staged(job_id) as stage:
             copy = jobdir.copy_input(stage, fd, size, name)
             info = dict(inspect(copy), file=name, bytes=size)
             checked["image"] = os.fsdecode(path)
-            jobdir.write_status(stage, dict(new_status(job_id, checked, info), **webhook))
+            jobdir.write_status(stage, record.new(job_id, checked, info, webhook_url))
     finally:
         os.close(fd)
     _enqueue_or_withdraw(job_id, checked["priority"])
     return job_id
 
 
-def _webhook(notify):
-    """status.json's ``notify`` for a webhook URL (default ASTRO_JOBS_NOTIFY_URL)."""
-    from .notify.events import new_notify
-    from .notify.webhook import validate_url
+def _webhook_url(notify):
+    """The checked webhook URL (default ASTRO_JOBS_NOTIFY_URL), or None."""
+    from .intake.urls import validate_url
 
-    url = validate_url(notify if notify is not None else config.notify_url())
-    return {"notify": new_notify(url)} if url else {}
+    return validate_url(notify if notify is not None else config.notify_url())
 
 
 def _hints(hints):
@@ -177,7 +155,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, private=F
 
     checked = params.validate(**options)
     checked.update(_hints(hints), **_private(private))
-    webhook = _webhook(notify)
+    webhook_url = _webhook_url(notify)
     for name, value in (("width", width), ("height", height)):
         if value is None:
             raise InvalidParameter("{width} and {height} are required with a star list")
@@ -187,7 +165,7 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, private=F
         fits = os.pread(fd, 8, 0) == b"SIMPLE  "
         return os.path.splitext(_safe_name(sources))[0] + (".xyls" if fits else ".csv")
 
-    return _publish(sources, "star list", checked, webhook, name_for, lambda copy: dict(
+    return _publish(sources, "star list", checked, webhook_url, name_for, lambda copy: dict(
         sourcelist.inspect(copy), width=checked["image_width"],
         height=checked["image_height"]))
 
@@ -195,13 +173,13 @@ def submit_sources(sources, width, height, *, hints=None, notify=None, private=F
 def _enqueue_or_withdraw(job_id, priority):
     """Enqueue a published job; if the queue refuses, take the job back."""
     try:
-        from .runner.worker import enqueue
+        from .queue import enqueue
         enqueue(job_id, priority)
     except AstroJobsError:
-        jobdir.remove(jobdir.Job(job_id))
+        jobdir.remove(Job(job_id))
         raise
     except Exception as exc:
-        jobdir.remove(jobdir.Job(job_id))
+        jobdir.remove(Job(job_id))
         raise StorageError(f"the queue refused the job: {exc.__class__.__name__}: {exc}",
                            code="queue_unavailable") from None
 
@@ -210,11 +188,11 @@ def _enqueue_or_withdraw(job_id, priority):
 
 def status(job_id):
     """The job's status.json, as a dict."""
-    return jobdir.read_status(jobdir.Job(job_id))
+    return jobdir.read_status(Job(job_id))
 
 
 def _ready_job(job_id):
-    job = jobdir.Job(job_id)
+    job = Job(job_id)
     current = jobdir.read_status(job)
     state = current["state"]
     if state == State.DONE:
@@ -263,7 +241,7 @@ def wait(job_id, timeout=None, poll=WAIT_POLL_SECONDS, progress=None):
 
     ``progress(status)``, if given, is called after each look at the job.
     """
-    job = jobdir.Job(job_id)
+    job = Job(job_id)
     timeout = params.positive("timeout", timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     last_mtime = None
@@ -293,8 +271,8 @@ NO_CONSUMER = ("no consumer is alive for this JOBS_DIR: start one (the Procfile'
 
 
 def consumers_alive():
-    """How many consumers of this JOBS_DIR beat recently (see consumers.py)."""
-    from .runner.registry import alive_count
+    """How many consumers of this JOBS_DIR beat recently (store/consumers.py)."""
+    from .store.consumers import alive_count
     return alive_count()
 
 
@@ -303,10 +281,9 @@ def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
     params.choice("state", state, [s.value for s in State])
     limit = params.positive("limit", limit, int)
     jobs = []
-    read = jobdir.status_reader()  # no Path per job: a third of a long list's cost
     for job_id in jobdir.job_ids():
         try:
-            current = read(job_id)
+            current = jobdir.read_status(job_id)  # by id: no Path per job
         except AstroJobsError:
             continue  # pruned while we looked
         if state is None or current["state"] == state:
@@ -317,19 +294,19 @@ def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
 
 def logs(job_id, tail=None):
     """The job's task.log (its last ``tail`` lines) as text."""
-    job = jobdir.Job(job_id)
+    job = Job(job_id)
     jobdir.read_status(job)  # JobNotFound for a job that does not exist
     tail = params.number("tail", tail, int, 0, 10**7)
-    return jobdir.read_log(job, tail)
+    return tasklog.read(job, tail)
 
 
 def follow_logs(job_id, tail=None, poll=WAIT_POLL_SECONDS):
     """task.log as it grows, in chunks of bytes, until the job has ended and the
     log is drained (``tail -f`` that stops by itself), its last line included."""
-    job = jobdir.Job(job_id)
+    job = Job(job_id)
     jobdir.read_status(job)  # JobNotFound for a job that does not exist
     tail = params.number("tail", tail, int, 0, 10**7)
-    data, offset = jobdir.read_log_from(job, 0, tail)
+    data, offset = tasklog.read_from(job, 0, tail)
     ended = None  # (state, monotonic time) once the job is terminal
     while True:
         if data:
@@ -337,7 +314,7 @@ def follow_logs(job_id, tail=None, poll=WAIT_POLL_SECONDS):
         if ended is None:
             state = jobdir.read_status(job)["state"]
             ended = (state, time.monotonic()) if is_terminal(state) else None
-        data, offset = jobdir.read_log_from(job, offset)
+        data, offset = tasklog.read_from(job, offset)
         if not data and ended is not None and _log_finished(job, *ended):
             return
         if not data:
@@ -349,7 +326,7 @@ def _log_finished(job, state, ended_at):
     ends the job first; its run then stops the extractor (TERM, then KILL
     seconds later) and only then says so in task.log. That run writes while
     its consumer lives; past FOLLOW_LIMIT_SECONDS nobody waits any longer."""
-    if state != State.CANCELLED or not jobdir.log_run_open(job):
+    if state != State.CANCELLED or not tasklog.run_open(job):
         return True
     waited = time.monotonic() - ended_at
     if waited > FOLLOW_LIMIT_SECONDS:
@@ -359,24 +336,23 @@ def _log_finished(job, state, ended_at):
 
 def _consumer_alive(job):
     """Whether the consumer the job's status names is alive (the registry says)."""
-    from .runner.registry import list_consumers
+    from .store.consumers import list_consumers
 
-    worker = jobdir.read_status(job).get("worker") or {}
-    return any(record.get("instance") == worker.get("instance") and record.get("alive")
-               for record in list_consumers())
+    instance = record.instance(jobdir.read_status(job))
+    return any(entry.get("instance") == instance and entry.get("alive")
+               for entry in list_consumers())
 
 
 # -- changing -----------------------------------------------------------------
 
 def cancel(job_id):
     """Cancel a queued or running job; its new status. A running extractor is killed."""
-    job = jobdir.Job(job_id)
+    job = Job(job_id)
     # Cancelling twice is fine; cancelling a finished job is refused by the
     # transition table (already_finished). The run notices within a fraction
     # of a second and kills its extractor.
-    changed = jobdir.transition(job, State.CANCELLED,
-                                guard=lambda s: s["state"] != State.CANCELLED,
-                                finished_at=now_iso(), stage=None)
+    changed = jobdir.transition(job, State.CANCELLED, record.ended(stage=None),
+                                guard=lambda s: s["state"] != State.CANCELLED)
     return changed if changed is not None else jobdir.read_status(job)
 
 
@@ -389,12 +365,79 @@ def prune(older_than):
     return retention.prune(seconds)
 
 
+# -- retry: a new attempt of the same job (same id, input and parameters) ---------
+
+RETRY_REFUSED = {
+    State.DONE: ("already_done", "the job solved; only a job that did not solve, ended "
+                                 "in error or was cancelled can be retried"),
+    State.QUEUED: ("already_queued", "the job is queued already; it will run"),
+    State.PROCESSING: ("still_processing", "the job is running; cancel it first to "
+                                           "retry it"),
+}
+
+
+def _unsolved(job, status):
+    """Whether a done job did not solve: status.json's ``solved`` when it has one,
+    else its result.json's."""
+    if status.get("solved") is not None:
+        return status["solved"] is False
+    try:
+        return json.loads(jobdir.read_result_bytes(job)).get("solved") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_retryable(job, status):
+    if status["state"] == State.DONE and _unsolved(job, status):
+        return
+    refused = RETRY_REFUSED.get(State(status["state"]))
+    if refused is not None:
+        code, message = refused
+        raise InvalidTransition(message, code=code, state=status["state"])
+
+
 def retry(job_id):
     """Run a job that ended in error, was cancelled or did not solve again; its new
-    status."""
-    from .retrying import retry as retry_job
+    status.
 
-    return retry_job(job_id)
+    ``attempts`` + 1, a fresh budget of ASTRO_JOBS_MAX_ATTEMPTS for crashes,
+    the webhook armed again, and a line in task.log; ``last_failure`` keeps
+    how the previous attempt ended.
+    """
+    job = Job(job_id)
+    seen = jobdir.read_status(job)
+    _check_retryable(job, seen)
+    changes = record.retried(seen)
+
+    def unchanged(status):
+        _check_retryable(job, status)
+        return status.get("attempts") == seen.get("attempts") and \
+            status["state"] == seen["state"]
+
+    status = jobdir.transition(job, State.QUEUED, changes, guard=unchanged)
+    if status is None:
+        raise StorageError("the job changed while it was being retried; try again",
+                           code="retry_conflict")
+    tasklog.append(job, f"--- {now_iso()} retry: attempt {changes['attempts']} "
+                        f"queued ({changes['last_failure']})")
+    _enqueue_or_restore(job, seen, status, changes)
+    return status
+
+
+def _enqueue_or_restore(job, seen, status, changes):
+    """Enqueue the retried job; if the queue refuses, the job ends as it was."""
+    try:
+        from .queue import enqueue
+        enqueue(job.job_id, record.priority(status))
+    except Exception as exc:
+        restore = {key: seen.get(key) for key in changes}
+        jobdir.transition(job, seen["state"], restore,
+                          guard=lambda s: s["attempts"] == status["attempts"]
+                          and s["state"] == State.QUEUED)
+        if isinstance(exc, AstroJobsError):
+            raise
+        raise StorageError(f"the queue refused the job: {exc.__class__.__name__}: {exc}",
+                           code="queue_unavailable") from None
 
 
 def activity(hours=24, now=None):
@@ -429,3 +472,36 @@ def session_alive(session):
 def close_session(session):
     from .store import sessions
     sessions.end(session)
+
+
+# -- what the web face needs of a job's folder (it never imports the store) --------
+
+def validate_job_id(job_id):
+    """``job_id`` if it is one (32 lowercase hex digits); BadInput otherwise."""
+    return layout.validate_job_id(job_id)
+
+
+def job_exists(job_id):
+    return Job(job_id).status_path.exists()
+
+
+def input_path(status):
+    """The submitted image's copy in the job's input/; None if it is not a regular
+    file inside input/ (a planted link leads nowhere)."""
+    return Job(status["job_id"]).contained_input(status)
+
+
+def output_path(job_id, name):
+    """An output file by its name in result.json's ``files``; None if absent (or
+    if the name leads outside output/)."""
+    return Job(job_id).output_file(name)
+
+
+def output_head(job_id, name, limit):
+    """The first ``limit`` bytes of output file ``name``, or None if there is none."""
+    return jobdir.read_output_head(Job(job_id), name, limit)
+
+
+def web_ids_path():
+    """Where the web face keeps its integer ids (JOBS_DIR created if missing)."""
+    return layout.web_ids_db_path()

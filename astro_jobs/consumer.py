@@ -2,7 +2,10 @@
 
 ``huey_consumer astro_jobs.consumer.huey`` names this module (it imports
 from anywhere); ``tasks.py`` at the top of a checkout is the same, for the
-Procfile's old command line.
+Procfile's old command line. Importing it builds the Huey instance from the
+current settings (``huey`` below, which huey_consumer reads) and makes the
+queue's run_job task run jobs in this process: it is the consumer's entry,
+never imported by the client side.
 """
 import atexit
 import logging
@@ -11,13 +14,15 @@ import threading
 from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
-from . import config
-from .queue import huey
+from . import config, queue
+from .identity import INSTANCE
 from .runner import recovery, warm
-from .runner.registry import Registration
-from .runner.worker import INSTANCE, run_job  # noqa: F401  (run_job: registers the task)
+from .runner.registration import Registration
+from .runner.worker import run_job
 from .store import retention
 
+huey = queue.get_huey()
+queue.run_jobs_with(run_job)
 logger = logging.getLogger("astro_jobs.consumer")
 sweeper = recovery.Sweeper()
 registration = Registration(INSTANCE)

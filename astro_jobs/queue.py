@@ -1,14 +1,21 @@
-"""The Huey instance: SQLite in JOBS_DIR, or Redis when a URL is configured.
+"""The queue: the Huey instance (SQLite in JOBS_DIR, or Redis when a URL is
+configured), built on first use from the current settings, and the one task
+it carries.
 
 The queue only carries job ids; the job folder is the truth. Losing a queue
 entry costs nothing but a delay: the recovery sweep re-enqueues every
 ``queued`` job that the queue no longer holds.
+
+The client enqueues by the task's name and never loads the code that runs
+it: the consumer hands that code over with :func:`run_jobs_with`
+(astro_jobs/consumer.py), so ``submit`` imports neither the runner nor notify.
 """
 import sys
+import threading
 
 from . import config
 from .errors import StorageError
-from .store import jobdir
+from .store import layout
 
 QUEUE_NAME = "astro-jobs"
 CONNECT_TIMEOUT = 5.0
@@ -64,7 +71,7 @@ def _create():
     huey = _import_huey_without_redis()
     # A generous busy timeout: under a burst of submits writers wait their
     # turn instead of reporting "database is locked" to a caller.
-    return huey.SqliteHuey(QUEUE_NAME, filename=str(jobdir.queue_db_path()),
+    return huey.SqliteHuey(QUEUE_NAME, filename=str(layout.queue_db_path()),
                            results=False, utc=True, timeout=60,
                            storage_class=_sqlite_storage(huey))
 
@@ -88,4 +95,69 @@ def _redis_huey(url):
                                   utc=True)
 
 
-huey = _create()
+_built = {}  # (queue URL, JOBS_DIR) -> (Huey instance, its run_job task)
+_build_lock = threading.Lock()
+_job_runner = None
+
+
+def get_huey():
+    """The Huey instance for the current settings, built on first use."""
+    return _current()[0]
+
+
+def _current():
+    key = (config.queue_url(), config.jobs_dir())
+    with _build_lock:
+        if key not in _built:
+            huey = _create()
+            _built[key] = huey, _register_tasks(huey)
+        return _built[key]
+
+
+# Huey names a task by its function's module and name. Jobs enqueued by an
+# earlier release carry the name of the module that held run_job then: those
+# names stay registered, so an upgrade never strands a queued job.
+OLD_TASK_MODULES = ("astro_jobs.worker", "astro_jobs.runner.worker")
+
+
+def _register_tasks(huey):
+    """Register run_job (and its old names) on ``huey``; the current one."""
+    for module in OLD_TASK_MODULES:
+        _task(huey, module)
+    return _task(huey, __name__)
+
+
+def _task(huey, module):
+    def run_job(job_id):
+        if _job_runner is None:
+            raise RuntimeError("run_job outside a consumer: import astro_jobs.consumer")
+        _job_runner(job_id)
+    run_job.__module__ = module
+    return huey.task()(run_job)
+
+
+def run_jobs_with(runner):
+    """Make ``runner(job_id)`` what the run_job task does in this process."""
+    global _job_runner
+    _job_runner = runner
+
+
+def enqueue(job_id, priority=0):
+    """Put the job's id in the queue (its folder must be published already)."""
+    huey, run_job = _current()
+    try:
+        huey.enqueue(run_job.s(job_id, priority=priority or None))
+    except Exception as exc:
+        if "disk is full" in str(exc):  # SQLite's SQLITE_FULL
+            raise StorageError("cannot enqueue the job: no space left on device",
+                               code="disk_full") from None
+        raise
+
+
+def queued_job_ids():
+    """Job ids the queue holds right now."""
+    ids = set()
+    for task in get_huey().pending():
+        if task.args:
+            ids.add(task.args[0])
+    return ids

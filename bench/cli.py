@@ -11,7 +11,8 @@ without the redis package never pays, so the baseline runs with `redis`
 made unimportable. `submit` sends the corpus' largest image (a 1.2 MB
 JPEG), as a user would, not a tiny one. Medians of interleaved rounds in
 random order (the machine is shared and noisy), each command a fresh
-process as a backend runs it. Target: each ratio <= 1.3.
+process as a backend runs it. Targets: `status` and `result` <= 1.3,
+`submit` <= 1.2 (it loads the queue, never the runner: tests/test_imports.py).
 """
 import argparse
 import random
@@ -28,7 +29,7 @@ from harness.support import CORPUS, make_png, python_snippet, scrubbed_env  # no
 
 from targets import Verdicts  # noqa: E402
 
-TARGET = 1.3
+TARGETS = {"status": 1.3, "result": 1.3, "submit": 1.2}
 SKY_IMAGE = CORPUS / "m44-1910-04-01.jpg"
 # A bare client: huey as it imports where the redis package is not installed.
 BARE_CLIENT = "import sys; sys.modules['redis'] = None; import click, huey"
@@ -99,7 +100,7 @@ def main():
     verdicts = Verdicts("bench/cli.py")
     for name, base in (("status", "import click"), ("result", "import click"),
                        ("submit", "import click, huey")):
-        verdicts.at_most(f"{name} / {base}", med[name] / med[base], TARGET, digits=2)
+        verdicts.at_most(f"{name} / {base}", med[name] / med[base], TARGETS[name], digits=2)
     return verdicts.finish()
 
 

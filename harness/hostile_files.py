@@ -111,8 +111,11 @@ def sof(width, height):
     return jpeg_segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
 
 
-def jpeg(*segments):
-    return b"\xff\xd8" + b"".join(segments) + b"\xff\xda\x00\x02" + b"\0" * 16 + b"\xff\xd9"
+SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\0" * 4
+
+
+def jpeg(*segments, scans=1):
+    return b"\xff\xd8" + b"".join(segments) + SCAN * scans + b"\xff\xd9"
 
 
 CASES = (
@@ -168,4 +171,5 @@ CASES = (
     Hostile("fill.jpg", "image", "corrupt_image", b"\xff\xd8" + b"\xff" * 10000),
     Hostile("sof-60000.jpg", "image", "image_too_large", jpeg(sof(60000, 60000))),
     Hostile("cut.jpg", "image", "truncated_image", jpeg(sof(8, 8))[:-2]),
+    Hostile("scans-5000.jpg", "image", "corrupt_image", jpeg(sof(2000, 2000), scans=5000)),
 )

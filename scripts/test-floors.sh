@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 tests=(tests/test_cli.py tests/test_api.py tests/test_consumer.py tests/test_consumers.py
        tests/test_doctor.py tests/test_redis.py tests/test_end_to_end.py tests/test_extract.py
-       tests/test_web.py)
+       tests/test_web.py tests/test_hostile.py)
 
 find_python() {
     local version=$1 prefix

@@ -14,7 +14,7 @@ def registry(env):
 
 
 def listed(env):
-    code = "import json, astro_jobs.runner.registry as c; print(json.dumps(c.list_consumers()))"
+    code = "import json, astro_jobs.store.consumers as c; print(json.dumps(c.list_consumers()))"
     return json.loads(python_snippet(code, env))
 
 

@@ -11,8 +11,9 @@ import sys
 import httpx
 import pytest
 
+from astro_jobs.intake import starlists
 from astro_jobs.runner.judge import OUT_OF_MEMORY
-from harness.hostile_files import CASES, plain_png
+from harness.hostile_files import BLOCK, CASES, plain_png, xyls
 
 from support import Env, WebServer
 
@@ -97,3 +98,43 @@ def test_an_image_too_big_for_the_memory_limit_ends_error_with_a_sentence(env, t
     assert status["error"] == OUT_OF_MEMORY
     assert "Traceback" not in json.dumps(status)
     assert not os.path.exists(env.jobs_dir / job_id / "output" / "result.json")
+
+
+def test_the_operator_page_decodes_no_huge_input_for_a_thumbnail(env, tmp_path):
+    # A queued job's card shows its input; a 144 Mpx PNG would be decoded whole
+    # in the server's memory, so it gets no picture, and a small one still does.
+    huge, small = tmp_path / "huge.png", tmp_path / "small.png"
+    huge.write_bytes(plain_png(12000, 12000))
+    small.write_bytes(plain_png(64, 48))
+    jobs = {name: env.submit(path) for name, path in (("huge", huge), ("small", small))}
+    web = WebServer(env)
+    try:
+        def thumbnail(job_id):
+            return httpx.get(f"{web.url}/jobs/{job_id}/files/thumbnail", timeout=30)
+        assert thumbnail(jobs["huge"]).status_code == 404
+        reply = thumbnail(jobs["small"])
+        assert reply.status_code == 200 and reply.content[:2] == b"\xff\xd8"
+    finally:
+        web.stop()
+
+
+def test_a_star_list_over_the_star_limit_is_refused_by_submit_and_the_server(env, tmp_path):
+    # Honest headers, a million and one rows: refused before any is read whole.
+    rows = starlists.MAX_STARS + 1
+    data = xyls(("NAXIS", 2), ("NAXIS1", 8), ("NAXIS2", rows), ("TFIELDS", 2),
+                ("TTYPE1", "'X'"), ("TFORM1", "'E'"), ("TTYPE2", "'Y'"), ("TFORM2", "'E'"))
+    path = tmp_path / "many.xyls"
+    path.write_bytes(data[:-BLOCK] + b"\0" * (8 * rows + (-8 * rows) % BLOCK))
+    code, out, _ = env.run("submit", "--sources", path, "--width", "100", "--height", "100")
+    assert (code, out["code"]) == (2, "too_many_sources"), out
+    web = WebServer(env)
+    try:
+        session = httpx.post(web.url + "/api/login",
+                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
+        reply = httpx.post(web.url + "/api/upload", timeout=60,
+                           data={"request-json": json.dumps({"session": session})},
+                           files={"file": ("many.xyls", path.read_bytes())})
+        assert reply.json()["status"] == "error", reply.json()
+    finally:
+        web.stop()
+    assert leftovers(env) == []

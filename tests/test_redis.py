@@ -114,7 +114,7 @@ def test_priority_order_is_honoured(renv, images, consumers):
     normal = renv.submit(images("ok", "-normal"))
     high = renv.submit(images("ok", "-high"), "--priority", "10")
     # The recovery sweep reads the Redis queue through huey.pending().
-    held = python_snippet("from astro_jobs.runner.worker import queued_job_ids\n"
+    held = python_snippet("from astro_jobs.queue import queued_job_ids\n"
                           "print(' '.join(sorted(queued_job_ids())))", renv).split()
     assert sorted(held) == sorted(low + [normal, high])
     consumers(renv, 1, ASTRO_JOBS_NODE="node-a")
@@ -172,7 +172,7 @@ def test_sqlite_queue_never_imports_redis(env, images):
         "import sys, astro_jobs\n"
         f"astro_jobs.submit({str(images('ok'))!r})\n"
         "import astro_jobs.consumer\n"
-        "from astro_jobs.queue import huey\n"
+        "huey = astro_jobs.consumer.huey\n"
         "print(type(huey).__name__, 'redis' in sys.modules)", env)
     assert out.split() == ["SqliteHuey", "False"]
 

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import process
 from ..intake.units import arcsec_per_pixel
-from ..runner import process
 from . import fitsfile
 from .progress import log
 

@@ -23,6 +23,9 @@ from . import fitsheader
 MAX_PNG_CHUNKS = 1 << 18
 MAX_JPEG_SEGMENTS = 1 << 16
 MAX_JPEG_FILL = 4096
+# A progressive JPEG has about ten scans; libjpeg decodes every one over the
+# whole frame, so thousands of tiny scans cost minutes of CPU.
+MAX_JPEG_SCANS = 256
 MAX_TIFF_ENTRIES = 4096  # tags in one IFD (a few dozen in practice)
 MAX_TIFF_IFDS = 1024     # pages
 MAX_TIFF_PIECES = 1 << 20  # strips or tiles
@@ -121,9 +124,20 @@ def _jpeg(data):
             # marker, so an end-of-image marker after it means the file is whole.
             if data.find(b"\xff\xd9", pos + length) < 0:
                 raise _truncated("JPEG")
+            _jpeg_scans_bounded(data, pos)
             return "jpeg", dims[0], dims[1]
         pos += length
     raise ValueError(f"over {MAX_JPEG_SEGMENTS} JPEG segments before the image data")
+
+
+def _jpeg_scans_bounded(data, pos):
+    """At most MAX_JPEG_SCANS start-of-scan markers from ``pos`` on (stuffing makes
+    every FF DA after the first scan a real marker)."""
+    for _ in range(MAX_JPEG_SCANS):
+        pos = data.find(b"\xff\xda", pos + 2)
+        if pos < 0:
+            return
+    raise ValueError(f"over {MAX_JPEG_SCANS} JPEG scans")
 
 
 # -- PNG ------------------------------------------------------------------

@@ -37,7 +37,8 @@ def inspect(path):
 def _csv_rows(handle):
     """How many stars the CSV lists, read row by row (never held whole)."""
     try:
-        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        # utf-8-sig: a leading BOM is not part of the first star (the extractor agrees).
+        text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         rows = (row for row in csv.reader(text) if row and any(c.strip() for c in row))
         first = next(rows, None)
         if first is not None and _is_number(first[0]):

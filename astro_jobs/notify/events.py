@@ -1,7 +1,7 @@
 """Tell the world a job ended: the command hook and the webhook, from the consumer.
 
 Every transition to a terminal state marks the job ``finish_event:
-{"pending": true}`` (jobdir.transition), whoever made it: a worker, a
+{"pending": true}`` (store/record.apply), whoever made it: a worker, a
 cancel from the CLI, the recovery sweep giving up. A consumer reports it:
 the worker that finished the job offers it here at once, and the sweep
 offers every pending one it meets (a cancel made by the CLI, a delivery a
@@ -22,23 +22,15 @@ import time
 
 from .. import config
 from ..errors import AstroJobsError
-from ..store import jobdir
+from ..identity import INSTANCE
+from ..store import jobdir, record
+from ..store.layout import Job
 from ..store.states import TERMINAL
 from ..timefmt import iso, now_iso, parse_iso
 from . import hook, webhook
 
 logger = logging.getLogger("astro_jobs.notify.events")
 THREADS = 4
-
-
-def pending(status):
-    return bool((status.get("finish_event") or {}).get("pending"))
-
-
-def new_notify(url):
-    """status.json's ``notify`` of a job submitted with a webhook."""
-    return {"url": url, "attempts": 0, "delivered_at": None, "last_error": None,
-            "next_attempt_at": None}
 
 
 def backoff(failed_attempts):
@@ -50,25 +42,22 @@ class Event:
     """One job's finish event, handled by this consumer while it holds the lease."""
 
     def __init__(self, job_id, instance):
-        self.job = jobdir.Job(job_id)
+        self.job = Job(job_id)
         self.instance = instance
         self.attempts = None  # the job attempt whose end this reports
 
     def owned(self, status):
-        event = status.get("finish_event") or {}
+        event = record.event(status)
         return (status["state"] in TERMINAL and event.get("pending")
                 and event.get("owner") == self.instance
                 and status.get("attempts") == self.attempts)
 
     def claimable(self, status, now):
-        event = status.get("finish_event") or {}
+        event = record.event(status)
         if status["state"] not in TERMINAL or not event.get("pending"):
             return False
         owner, until = event.get("owner"), event.get("lease_until")
         return owner in (None, self.instance) or not until or parse_iso(until) < now
-
-    def _event(self, status, **changes):
-        return dict(status.get("finish_event") or {}, **changes)
 
     def lease(self, wait=0.0):
         """The event's lease fields: ours for ``wait`` s plus one step of work."""
@@ -84,10 +73,10 @@ class Event:
         current = jobdir.read_status(self.job)
         if not self.claimable(current, now):
             return None
-        wait = max(0.0, seconds_until((current.get("notify") or {}).get("next_attempt_at")))
+        wait = max(0.0, seconds_until(record.webhook(current).get("next_attempt_at")))
         status = jobdir.update(
             self.job, lambda s: self.claimable(s, now) and s["attempts"] == current["attempts"],
-            finish_event=self._event(current, **self.lease(wait)))
+            record.with_event(current, **self.lease(wait)))
         if status is not None:
             self.attempts = status["attempts"]
         return status
@@ -97,13 +86,13 @@ class Event:
         now = time.time()
         settled = jobdir.update(
             self.job, lambda s: self.claimable(s, now) and not needs_delivery(s)
-            and "hook" not in s["finish_event"],
-            finish_event={"pending": False, "hook": None, "settled_at": iso(now)})
+            and "hook" not in record.event(s),
+            {"finish_event": record.FinishEvent(pending=False, hook=None, settled_at=iso(now))})
         return settled is not None
 
-    def record(self, **changes):
+    def write(self, changes):
         """Write ``changes`` while we still own the event; the new status, or None."""
-        return jobdir.update(self.job, self.owned, **changes)
+        return jobdir.update(self.job, self.owned, changes)
 
     def handle(self):
         """One step: run the hook, make one delivery attempt; seconds until the
@@ -113,42 +102,42 @@ class Event:
         status = self.claim()
         if status is None:
             return None
-        wait = seconds_until((status.get("notify") or {}).get("next_attempt_at"))
+        wait = seconds_until(record.webhook(status).get("next_attempt_at"))
         if wait > 0:  # taken over from a consumer that had scheduled a later attempt
             return wait
-        if "hook" not in status["finish_event"]:
+        if "hook" not in record.event(status):
             status = self.run_hook(status)
             if status is None:
                 return None
         delay = self.deliver(status) if needs_delivery(status) else None
         if delay is None:
-            self.record(finish_event=self._event(
-                status, pending=False, owner=None, lease_until=None, settled_at=now_iso()))
+            self.write(record.with_event(status, pending=False, owner=None, lease_until=None,
+                                          settled_at=now_iso()))
         return delay
 
     def run_hook(self, status):
         program = config.on_finish()
         outcome = hook.run(self.job, program, status) if program else None
-        return self.record(finish_event=self._event(status, hook=outcome))
+        return self.write(record.with_event(status, hook=outcome))
 
     def deliver(self, status):
         """One POST; seconds until the next attempt, or None if there will be none."""
-        notify = status["notify"]
-        attempt = notify.get("attempts", 0) + 1
+        attempt = record.webhook(status).get("attempts", 0) + 1
         body = json.dumps(final_status(status)).encode()
-        outcome = webhook.post(notify["url"], body, config.webhook_secret(),
+        outcome = webhook.post(record.webhook(status)["url"], body, config.webhook_secret(),
                                config.notify_timeout_seconds(), attempt)
         again = (not outcome.delivered and outcome.retryable
                  and attempt < config.notify_attempts())
         delay = backoff(attempt) if again else None
-        changes = dict(notify, attempts=attempt, next_attempt_at=None)
+        tried = {"attempts": attempt, "next_attempt_at": None}
         if outcome.delivered:
-            changes.update(delivered_at=now_iso(), last_error=None)
+            tried.update(delivered_at=now_iso(), last_error=None)
         else:
-            changes.update(last_error=outcome.error,
-                           next_attempt_at=iso(time.time() + delay) if again else None)
-        lease = self._event(status, **self.lease(delay or 0.0))
-        if self.record(notify=changes, finish_event=lease) is None:
+            tried.update(last_error=outcome.error,
+                         next_attempt_at=iso(time.time() + delay) if again else None)
+        changes = record.with_webhook(status, **tried)
+        changes.update(record.with_event(status, **self.lease(delay or 0.0)))
+        if self.write(changes) is None:
             return None
         logger.info("job %s: webhook attempt %d: %s", self.job.job_id, attempt,
                     "delivered" if outcome.delivered else outcome.error)
@@ -156,7 +145,7 @@ class Event:
 
 
 def needs_delivery(status):
-    notify = status.get("notify") or {}
+    notify = record.webhook(status)
     return bool(notify.get("url")) and not notify.get("delivered_at") and (
         notify.get("attempts", 0) == 0 or notify.get("next_attempt_at") is not None)
 
@@ -237,7 +226,6 @@ def dispatcher():
     global _dispatcher
     with _dispatcher_lock:
         if _dispatcher is None:
-            from ..runner.worker import INSTANCE  # the consumer's identity; loads the queue
             _dispatcher = Dispatcher(INSTANCE)
         return _dispatcher
 

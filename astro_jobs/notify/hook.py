@@ -10,16 +10,15 @@ import signal
 import subprocess
 import time
 
-from .. import config
-from ..runner import process
-from ..store import jobdir
+from .. import config, process
+from ..store import tasklog
 from ..timefmt import now_iso
 
 
 def run(job, program, status):
     """Run the hook for ``status``; a short sentence of how it ended (for status.json)."""
     timeout = config.on_finish_timeout_seconds()
-    jobdir.append_log(job, f"--- {now_iso()} on-finish hook: {program} {job.job_id} "
+    tasklog.append(job, f"--- {now_iso()} on-finish hook: {program} {job.job_id} "
                            f"{status['state']}")
     started = time.monotonic()
     try:
@@ -27,13 +26,13 @@ def run(job, program, status):
                      json.dumps(status).encode(), timeout)
     except OSError as exc:
         ended = f"could not start: {exc.strerror or exc}"
-    jobdir.append_log(job, f"--- {now_iso()} on-finish hook {ended} "
+    tasklog.append(job, f"--- {now_iso()} on-finish hook {ended} "
                            f"after {time.monotonic() - started:.2f} s")
     return ended
 
 
 def _run(job, argv, stdin_bytes, timeout):
-    log = jobdir.open_log(job)
+    log = tasklog.open_for_append(job)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
                                 cwd=job.path, start_new_session=True, close_fds=True)

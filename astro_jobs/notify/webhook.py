@@ -14,11 +14,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import InvalidParameter, quoted
-
 EVENT = "job.finished"
-SCHEMES = ("http", "https")
-MAX_URL_LENGTH = 2048
 
 
 @dataclass(frozen=True)
@@ -28,23 +24,6 @@ class Delivery:
     delivered: bool
     error: str = None
     retryable: bool = False
-
-
-def validate_url(url, name="notify"):
-    """``url`` if it is an http(s) URL with a host; InvalidParameter otherwise."""
-    if url is None:
-        return None
-    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or any(
-            ch.isspace() or ord(ch) < 32 for ch in url):
-        raise InvalidParameter(f"{{{name}}} must be an http or https URL, got {quoted(url)}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        raise InvalidParameter(f"{{{name}}} is not a valid URL: {quoted(url)}") from None
-    if parts.scheme.lower() not in SCHEMES or not parts.hostname:
-        raise InvalidParameter(f"{{{name}}} must be an http or https URL, got {quoted(url)}")
-    return url
 
 
 def signature(secret, body):

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from .. import config
 from ..errors import AstroJobsError
 from ..runner import command as extractor
-from ..store import jobdir
+from ..store import jobdir, layout
 
 MIN_FREE_BYTES = 1 << 30
 MIN_FREE_FRACTION = 0.05
@@ -43,7 +43,7 @@ def run_checks():
 
 
 def jobs_dir():
-    path = jobdir.root()
+    path = layout.root()
     if not path.is_dir():
         return Check("jobs_dir", False, f"JOBS_DIR {path} does not exist: create it, e.g. "
                      f"`install -d -m 2770 -g GROUP {path}` (GROUP: shared by the backend "
@@ -75,17 +75,17 @@ def _group_name(gid):
 def queue(jobs_dir_ok=True):
     url = config.queue_url()
     if url is None:
-        where = f"SQLite queue {jobdir.queue_db_file()}"
+        where = f"SQLite queue {layout.queue_db_file()}"
         if not jobs_dir_ok:
             return Check("queue", False, f"{where}: unusable until jobs_dir passes")
-        if not jobdir.queue_db_file().exists():
+        if not layout.queue_db_file().exists():
             return Check("queue", True, f"{where} does not exist yet: the first consumer "
                          "or submit creates it")
     else:
         where = f"Redis queue {_redacted(url)}"
     try:
-        from ..queue import huey
-        waiting = huey.pending_count()
+        from ..queue import get_huey
+        waiting = get_huey().pending_count()
     except AstroJobsError as exc:
         return Check("queue", False, f"{where}: {exc.message}")
     except Exception as exc:  # noqa: BLE001  any driver error is the answer here
@@ -189,7 +189,7 @@ def exiftool():
 
 
 def disk():
-    path = jobdir.root()
+    path = layout.root()
     while not path.exists() and path != path.parent:
         path = path.parent  # before JOBS_DIR exists: the filesystem it will be on
     try:
@@ -219,7 +219,7 @@ def start_consumer():
 
 
 def consumers():
-    from ..runner.registry import list_consumers
+    from ..store.consumers import list_consumers
 
     known = list_consumers()
     alive = [c for c in known if c["alive"]]

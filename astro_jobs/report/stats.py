@@ -2,18 +2,20 @@
 times and error share, and the consumers.
 
 Cheap with a hundred thousand jobs: a finished job never changes unless it
-is retried, so its few figures are kept in a small index (jobdir's
+is retried, so its few figures are kept in a small index (store/statsindex:
 ``.stats-index.json``) and only the folders of unfinished jobs are read,
-each at most once. Every change from a finished state is noted in jobdir's
-``.stats-reopened`` before it is made; the index records how much of that
-list it has seen, and the jobs noted since are read again. A missing or
-unreadable index is rebuilt from the folders; pruned jobs leave it at the
-next run.
+each at most once. Every change from a finished state is noted in
+``.stats-reopened`` before it is made (store/jobdir.transition); the index
+records how much of that list it has seen, and the jobs noted since are
+read again. A missing or unreadable index is rebuilt from the folders;
+pruned jobs leave it at the next run.
 """
 import time
 
 from ..errors import AstroJobsError
-from ..store import jobdir
+from ..store import consumers as registry
+from ..store import jobdir, record, statsindex
+from ..store.layout import Job
 from ..store.states import TERMINAL, State
 from ..timefmt import iso, parse_iso
 
@@ -41,10 +43,9 @@ def summary(status):
     if state == State.QUEUED:
         return state, _epoch(status.get("queued_at") or status.get("created_at")), None, \
             None, None, None
-    worker = status.get("worker") if isinstance(status.get("worker"), dict) else {}
     solved = status.get("solved") if state == State.DONE else None
     return state, None, _epoch(status.get("started_at")), _epoch(status.get("finished_at")), \
-        worker.get("instance"), solved if isinstance(solved, bool) else None
+        record.instance(status), solved if isinstance(solved, bool) else None
 
 
 class Index:
@@ -56,7 +57,7 @@ class Index:
         data = data if self._valid(data) else dict.fromkeys(self.COLUMNS, [])
         self.columns = [data[name] for name in self.COLUMNS]
         self.position = {job_id: n for n, job_id in enumerate(data["ids"])}
-        self.reopened, self.offset = jobdir.read_reopened(data.get("reopened_offset", 0))
+        self.reopened, self.offset = statsindex.read_reopened(data.get("reopened_offset", 0))
         self.read_from = data.get("reopened_offset", 0)
         self.kept = []  # positions of entries still true
         self.added = []  # rows of new entries
@@ -91,32 +92,30 @@ class Index:
         rows = list(zip(*self.added)) if self.added else [()] * len(self.COLUMNS)
         data = {name: [column[n] for n in self.kept] + list(new)
                 for name, column, new in zip(self.COLUMNS, self.columns, rows)}
-        jobdir.write_stats_index(dict(data, version=INDEX_VERSION,
-                                      reopened_offset=self.offset))
+        statsindex.write(dict(data, version=INDEX_VERSION, reopened_offset=self.offset))
 
 
-def _read(read, job_id):
+def _read(job_id):
     """A job's summary; None if its status is corrupt, False if it is gone."""
     try:
-        found = summary(read(job_id))
+        found = summary(jobdir.read_status(job_id))
     except AstroJobsError as exc:
         return None if exc.code == "corrupt_status" else False
     if found is not None and found[0] == State.DONE and found[5] is None:
         # Done before status carried "solved": the result says (read once, then indexed).
-        found = found[:5] + (jobdir.result_solved(jobdir.Job(job_id)),)
+        found = found[:5] + (jobdir.result_solved(Job(job_id)),)
     return found
 
 
 def scan():
     """(summaries of every readable job, number of corrupt ones, ids of processing jobs
     by worker instance), the index refreshed."""
-    index = Index(jobdir.read_stats_index())
+    index = Index(statsindex.read())
     summaries, corrupt, running = [], 0, {}
-    read = jobdir.status_reader()
     for job_id in jobdir.job_ids():
         found = index.cached(job_id)
         if found is None:
-            found = _read(read, job_id)
+            found = _read(job_id)
             if found is None:
                 corrupt += 1
             if not found:  # corrupt, or pruned while we looked
@@ -189,12 +188,8 @@ def oldest_queued(summaries, now):
 
 def consumers(running):
     """The consumer registry, each with the ids of the jobs it is running now."""
-    try:
-        from ..runner.registry import list_consumers
-    except ImportError:  # the registry is not in this build
-        return None
-    return [dict(record, running=sorted(running.get(record.get("instance"), [])))
-            for record in list_consumers()]
+    return [dict(entry, running=sorted(running.get(entry.get("instance"), [])))
+            for entry in registry.list_consumers()]
 
 
 def collect(now=None):

@@ -4,9 +4,9 @@ from enum import Enum
 from typing import Optional
 
 from ..extract import EXIT_OUT_OF_MEMORY
+from ..process import describe_exit
 from ..store.jobdir import ResultFile
 from ..store.states import State
-from .process import describe_exit
 
 
 class StopReason(str, Enum):

@@ -13,15 +13,16 @@ import os
 import threading
 import time
 
-from .. import config
+from .. import config, process
 from ..errors import AstroJobsError
+from ..identity import INSTANCE, JOB_ENV_MARKER
 from ..notify import events as notify
-from ..store import jobdir
+from ..queue import enqueue, queued_job_ids
+from ..store import jobdir, record
+from ..store.layout import Job
 from ..store.retention import LEFTOVER_SECONDS
 from ..store.states import TERMINAL, State
-from ..timefmt import now_iso
-from . import process
-from .worker import INSTANCE, JOB_ENV_MARKER, RUNNING, enqueue, queued_job_ids
+from .worker import RUNNING
 
 logger = logging.getLogger("astro_jobs.runner.recovery")
 
@@ -59,14 +60,13 @@ class Observations:
 
 def beat_token(status):
     """What changes while a run is alive: its identity and its heartbeat."""
-    worker = status.get("worker") or {}
-    return (status["state"], status.get("attempts"), worker.get("instance"),
+    return (status["state"], status.get("attempts"), record.instance(status),
             status.get("beat"), status.get("heartbeat_at"))
 
 
 def worker_is_dead(status, observations):
     """Whether the worker recorded in a ``processing`` status has gone."""
-    worker = status.get("worker") or {}
+    worker = record.worker(status)
     if worker.get("node") == config.node():
         if worker.get("pid") == os.getpid():
             # Ourselves: alive only if it is this incarnation and it runs the job.
@@ -85,7 +85,7 @@ def requeue(job, seen, reason):
     ``seen`` is the status the decision was made on: if the job changed since
     (it finished, or someone else recovered it first), nothing happens.
     """
-    worker = seen.get("worker") or {}
+    worker = record.worker(seen)
 
     def unchanged(status):
         return (status["state"] == State.PROCESSING
@@ -95,22 +95,14 @@ def requeue(job, seen, reason):
     # Orphans are killed under the job's lock: if the run was not dead after
     # all, it cannot record an outcome before this transition (finishing
     # needs the lock), and afterwards it no longer owns the job.
-    decided = {"guard": unchanged, "before_write": lambda: _kill_orphans(job, worker),
-               "stage": None}
+    decided = {"guard": unchanged, "before_write": lambda: _kill_orphans(job, worker)}
     attempts = seen.get("attempts", 1)
-    limit = seen.get("max_attempts") or config.max_attempts()
-    where = f"node {worker.get('node')}, pid {worker.get('pid')}"
-    if attempts >= limit:
-        status = jobdir.transition(
-            job, State.ERROR, finished_at=now_iso(), **decided,
-            error=f"{reason} during attempt {attempts} of {limit} ({where}); giving up.")
+    if attempts >= record.attempt_limit(seen):
+        status = jobdir.transition(job, State.ERROR, record.gave_up(seen, reason), **decided)
     else:
-        status = jobdir.transition(
-            job, State.QUEUED, attempts=attempts + 1, started_at=None, heartbeat_at=None,
-            beat=None, worker=None, last_failure=f"{reason} during attempt {attempts} ({where})",
-            **decided)
+        status = jobdir.transition(job, State.QUEUED, record.requeued(seen, reason), **decided)
         if status is not None:
-            enqueue(job.job_id, status["params"].get("priority", 0))
+            enqueue(job.job_id, record.priority(status))
     if status is not None:
         logger.warning("job %s: %s during attempt %s; now %s",
                        job.job_id, reason, attempts, status["state"])
@@ -146,14 +138,15 @@ class Sweeper:
         counts = {"requeued": 0, "reenqueued": 0}
         present = set()
         in_queue = []  # the queue's job ids, read once and only if needed
-        for job in jobdir.iter_jobs():
-            present.add(job.job_id)
-            if job.job_id in self.finished:
+        for job_id in jobdir.job_ids():
+            present.add(job_id)
+            if job_id in self.finished:
                 continue
             try:
+                job = Job(job_id)
                 self._reconcile(job, jobdir.read_status(job), counts, in_queue)
             except AstroJobsError as exc:
-                logger.warning("sweep: job %s: %s", job.job_id, exc)
+                logger.warning("sweep: job %s: %s", job_id, exc)
         self.finished &= present  # forget pruned jobs
         self.observations.keep_only(present - self.finished)
         jobdir.remove_leftovers(LEFTOVER_SECONDS)
@@ -164,7 +157,7 @@ class Sweeper:
     def _reconcile(self, job, status, counts, in_queue):
         """Requeue a lost run, or re-enqueue a queued job the queue forgot."""
         state = status["state"]
-        if state in TERMINAL and notify.pending(status):
+        if state in TERMINAL and record.pending_event(status):
             notify.offer(job.job_id)  # read again next sweep until reported
         elif state in TERMINAL:
             self.finished.add(job.job_id)
@@ -178,7 +171,7 @@ class Sweeper:
             if not in_queue:
                 in_queue.append(queued_job_ids())
             if job.job_id not in in_queue[0]:
-                enqueue(job.job_id, status["params"].get("priority", 0))
+                enqueue(job.job_id, record.priority(status))
                 counts["reenqueued"] += 1
             # Watched afresh: a job still waiting its turn is checked again later.
             self.observations.forget(job.job_id)

@@ -8,18 +8,17 @@ import os
 import signal
 import time
 
-from .. import config
-from ..store import jobdir
+from .. import config, process
+from ..identity import JOB_ENV_MARKER
+from ..store import jobdir, record, tasklog
 from ..store.states import State
-from ..timefmt import now_iso
 from . import command as extractor
-from . import process, warm
+from . import warm
 from .judge import StopReason
 
 logger = logging.getLogger("astro_jobs.runner.supervise")
 # How often a running job looks for a cancel or a new stage.
 POLL_SECONDS = 0.25
-JOB_ENV_MARKER = "ASTRO_JOBS_JOB_ID"
 # One run (job, attempt, consumer instance): what a run kills when it ends.
 # The job marker alone would also match a newer attempt of the same job.
 RUN_ENV_MARKER = "ASTRO_JOBS_RUN"
@@ -37,8 +36,8 @@ def start(job, argv, header, owns, stopping, run_id):
     its Supervisor. ``run_id`` names this run in its processes' environment."""
     jobdir.reset_output(job)
     jobdir.clear_stage(job)
-    jobdir.append_log(job, header)
-    fd = jobdir.open_log(job)
+    tasklog.append(job, header)
+    fd = tasklog.open_for_append(job)
     try:
         proc = launch(argv, job.output_dir, fd, extractor_env(job, os.environ, run_id),
                       process.limits(config.max_memory_bytes(), config.max_output_bytes()))
@@ -93,9 +92,9 @@ class Supervisor:
                     self.beats += 1
                     # The counter is what observers watch: it tells them the run
                     # is alive without comparing clocks of different nodes.
-                    self._record(heartbeat_at=now_iso(), beat=self.beats)
+                    self._record(record.beat(self.beats))
                 else:
-                    self._record()
+                    self._record({})
         finally:
             watch.close()
 
@@ -111,13 +110,14 @@ class Supervisor:
             return StopReason.CANCELLED
         return StopReason.SUPERSEDED
 
-    def _record(self, **changes):
+    def _record(self, changes):
         """Write a new stage and/or heartbeat, if there is one, while we own the job."""
         stage = jobdir.read_stage(self.job)
         if stage and stage != self.stage_seen:
-            self.stage_seen = changes["stage"] = stage
+            self.stage_seen = stage
+            changes = dict(changes, **record.at_stage(stage))
         if changes:
-            jobdir.update(self.job, self.owns, **changes)
+            jobdir.update(self.job, self.owns, changes)
 
     def stop(self, grace=process.TERM_GRACE):
         """Kill the extractor's whole group (TERM, then KILL), reap it, and

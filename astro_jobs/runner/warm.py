@@ -18,8 +18,7 @@ import sys
 import threading
 import time
 
-from .. import config
-from . import process
+from .. import config, process
 
 logger = logging.getLogger("astro_jobs.runner.warm")
 

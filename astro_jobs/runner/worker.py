@@ -10,30 +10,24 @@ import logging
 import os
 import threading
 import time
-import uuid
 
-from .. import config
-from ..errors import AstroJobsError, JobNotFound, StorageError
+from .. import config, process
+from ..errors import AstroJobsError, JobNotFound
+from ..identity import INSTANCE
 from ..notify import events as notify
-from ..queue import huey
-from ..store import jobdir, sequences
+from ..store import jobdir, record, sequences, tasklog
+from ..store.layout import Job
 from ..store.states import State
 from ..timefmt import now_iso
 from . import command as extractor
-from . import process
 from .judge import Outcome, StopReason, judge
-from .supervise import JOB_ENV_MARKER, start
+from .supervise import start
 
 logger = logging.getLogger("astro_jobs.runner.worker")
-
-# Identifies this consumer process among all that ever ran with the same pid
-# (a container restarts its consumer as pid 1 every time).
-INSTANCE = uuid.uuid4().hex[:12]
 LOG_TAIL_LINES = 5
-__all__ = ["INSTANCE", "JOB_ENV_MARKER", "RUNNING", "Run", "enqueue", "queued_job_ids"]
 
 
-class Registry:
+class Runs:
     """The runs in progress in this process, by job id.
 
     A job may be in the queue twice (a re-enqueue raced a slow claim); the
@@ -69,36 +63,17 @@ class Registry:
             return job_id in self._runs
 
 
-RUNNING = Registry()
+RUNNING = Runs()
 
 
-@huey.task()
 def run_job(job_id):
+    """What the queue's run_job task does in a consumer (see queue.run_jobs_with)."""
     Run(job_id).execute()
-
-
-def enqueue(job_id, priority=0):
-    try:
-        huey.enqueue(run_job.s(job_id, priority=priority or None))
-    except Exception as exc:
-        if "disk is full" in str(exc):  # SQLite's SQLITE_FULL
-            raise StorageError("cannot enqueue the job: no space left on device",
-                               code="disk_full") from None
-        raise
-
-
-def queued_job_ids():
-    """Job ids the queue holds right now."""
-    ids = set()
-    for task in huey.pending():
-        if task.args:
-            ids.add(task.args[0])
-    return ids
 
 
 def log_tail(job):
     """The last lines the extractor wrote, as a sentence for an error message."""
-    lines = [line for line in jobdir.read_log(job, tail=LOG_TAIL_LINES + 1).splitlines()
+    lines = [line for line in tasklog.read(job, tail=LOG_TAIL_LINES + 1).splitlines()
              if line.strip() and not line.startswith("--- ")]
     tail = " | ".join(lines[-LOG_TAIL_LINES:])[-600:]
     return f" Last lines of task.log: {tail}" if tail else " task.log is empty."
@@ -133,31 +108,28 @@ def ended_fields(job, outcome):
     """status.json's changes when a run ends. ``solved``: "done" with nothing found
     is an outcome of its own, so the result's verdict goes into the status."""
     solved = jobdir.result_solved(job) if outcome.state == State.DONE else None
-    return {"finished_at": now_iso(), "error": outcome.error, "stage": None,
-            "solved": solved}
+    return record.ended(outcome.error, stage=None, solved=solved)
 
 
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
     def __init__(self, job_id):
-        self.job = jobdir.Job(job_id)
+        self.job = Job(job_id)
         self.attempt = None
         self.supervisor = None
         self.interrupted = threading.Event()
 
     def owns(self, status):
         """Whether ``status`` still says this run is the job's current attempt."""
-        worker = status.get("worker") or {}
         return (status["state"] == State.PROCESSING
                 and status.get("attempts") == self.attempt
-                and worker.get("instance") == INSTANCE)
+                and record.instance(status) == INSTANCE)
 
     def claim(self):
         """queued -> processing, or None if the job is not ours to run."""
-        now = now_iso()
-        worker = {"node": config.node(), "pid": os.getpid(), "instance": INSTANCE,
-                  "thread": threading.current_thread().name}
+        worker = record.worker_of(config.node(), os.getpid(), INSTANCE,
+                                  threading.current_thread().name)
         # Registered before status.json says so: a sweep that sees this job
         # processing under our pid must also find it in RUNNING.
         RUNNING.add(self)
@@ -165,11 +137,9 @@ class Run:
             # Not fsynced: after a power loss either status left behind ends
             # in a new attempt (the sweep re-enqueues ``queued`` and requeues
             # ``processing`` under a dead worker). The outcome is fsynced.
-            status = jobdir.transition(self.job, State.PROCESSING,
+            status = jobdir.transition(self.job, State.PROCESSING, record.claimed(worker),
                                        guard=lambda s: s["state"] == State.QUEUED,
-                                       durable=False, started_at=now, heartbeat_at=now,
-                                       beat=0, worker=worker, stage=None, error=None,
-                                       finished_at=None, solved=None)
+                                       durable=False)
         except BaseException:
             RUNNING.discard(self)
             raise
@@ -207,7 +177,7 @@ class Run:
         self.supervisor = self.spawn(extractor.argv(self.job, status))
         try:
             jobdir.update(self.job, self.owns,
-                          worker=dict(status["worker"], pgid=self.supervisor.proc.pid))
+                          record.with_pgid(status, self.supervisor.proc.pid))
             reason = self.supervisor.watch(status["params"]["timeout"])
         except BaseException:
             # Without supervision (JOBS_DIR failing under us) the extractor
@@ -233,7 +203,7 @@ class Run:
         ended = (f"extractor {process.describe_exit(code)} after {elapsed:.2f} s"
                  if reason is StopReason.EXITED else
                  f"extractor stopped after {elapsed:.2f} s ({reason.value})")
-        jobdir.append_log(self.job, f"--- {now_iso()} {ended}")
+        tasklog.append(self.job, f"--- {now_iso()} {ended}")
         result = jobdir.check_result(self.job) \
             if reason is StopReason.EXITED and code == 0 else None
         return judge(reason, code, result, timeout, log_tail(self.job))
@@ -243,11 +213,11 @@ class Run:
         # Before ``done``: a client that waits for this frame and then
         # submits the next must find it in its sequence.
         remember_sequence(self.job, status, outcome)
-        done = jobdir.transition(self.job, outcome.state, guard=self.owns,
-                                 **ended_fields(self.job, outcome))
+        done = jobdir.transition(self.job, outcome.state, ended_fields(self.job, outcome),
+                                 guard=self.owns)
         if done is None:
-            jobdir.append_log(self.job, f"--- {now_iso()} this run no longer owns the job; "
-                                        "outcome discarded")
+            tasklog.append(self.job, f"--- {now_iso()} this run no longer owns the job; "
+                                     "outcome discarded")
         # Reported on notify's threads: this worker goes on to the next job. A
         # cancel that beat us has an event too.
         notify.offer(self.job.job_id)

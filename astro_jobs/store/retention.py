@@ -8,6 +8,7 @@ import time
 from ..errors import AstroJobsError
 from ..timefmt import parse_iso
 from . import jobdir
+from .layout import Job
 from .states import TERMINAL
 
 # Staging and trash folders a crashed process left behind are removed once
@@ -24,7 +25,8 @@ def prune(older_than_seconds):
         return status["state"] in TERMINAL and parse_iso(ended) < cutoff
 
     removed = 0
-    for job in jobdir.iter_jobs():
+    for job_id in jobdir.job_ids():
+        job = Job(job_id)
         try:
             if not expired(jobdir.read_status(job)):
                 continue  # most jobs: decided without taking the lock

@@ -17,9 +17,9 @@ import re
 
 from ..errors import BadInput
 from ..timefmt import now_iso
-from .jobdir import DIR_MODE, FILE_MODE, LOCK_TIMEOUT, root, write_json_atomic
+from .jobdir import LOCK_TIMEOUT, write_json_atomic
+from .layout import DIR_MODE, FILE_MODE, sequences_dir
 
-FOLDER = "sequences"
 # intake/params.py checks names at submit; checked again before one
 # becomes a path.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -34,7 +34,7 @@ BOUNDS = {"ra": (0.0, 360.0), "dec": (-90.0, 90.0), "pixscale_arcsec": (1e-3, 1e
 def _path(name, suffix):
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise BadInput(f"not a sequence name: {name!r}", code="invalid_parameter")
-    return root() / FOLDER / f"{name}{suffix}"
+    return sequences_dir() / f"{name}{suffix}"
 
 
 def latest(name):
@@ -58,7 +58,7 @@ def record(name, job_id, calibration):
     """Make a solved frame's ``calibration`` the sequence's latest, atomically."""
     from filelock import FileLock
 
-    folder = root() / FOLDER
+    folder = sequences_dir()
     os.makedirs(folder, mode=DIR_MODE, exist_ok=True)
     entry = {key: calibration.get(key) for key in KEPT}
     entry.update(job_id=job_id, solved_at=now_iso())

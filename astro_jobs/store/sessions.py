@@ -10,7 +10,7 @@ import sqlite3
 import time
 
 from ..errors import StorageError
-from . import jobdir
+from . import layout
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY, expires REAL NOT NULL)"
 BUSY_TIMEOUT = 30.0
@@ -24,7 +24,7 @@ def _digest(session):
 def _run(statement, args=()):
     """Run one statement in its own connection; the rows it returns."""
     try:
-        conn = sqlite3.connect(str(jobdir.web_sessions_db_path()), timeout=BUSY_TIMEOUT,
+        conn = sqlite3.connect(str(layout.web_sessions_db_path()), timeout=BUSY_TIMEOUT,
                                isolation_level=None)
         try:
             conn.execute(_SCHEMA)

@@ -19,8 +19,8 @@ TERMINAL = frozenset({State.DONE, State.ERROR, State.CANCELLED})
 
 # processing -> queued is recovery: the worker died or was interrupted.
 # queued -> error is a job that cannot even start (its attempts ran out).
-# error/cancelled -> queued is an operator's retry (retrying.py), nothing else;
-# so is done -> queued, which retrying.py allows only for a job that did not solve.
+# error/cancelled -> queued is an operator's retry (api.retry), nothing else;
+# so is done -> queued, which api.retry allows only for a job that did not solve.
 TRANSITIONS = {
     State.QUEUED: {State.PROCESSING, State.CANCELLED, State.ERROR},
     State.PROCESSING: {State.DONE, State.ERROR, State.CANCELLED, State.QUEUED},

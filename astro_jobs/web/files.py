@@ -1,7 +1,7 @@
 """The files of a job, by nova's paths (integer ids) and the operator's (job ids).
 
 Only what the extractor listed in result.json's ``files`` is served, and
-``jobdir`` checks that each stays inside the job's output/. One exception,
+``api.output_path`` checks that each stays inside the job's output/. One exception,
 as on nova: new-image.fits of a solved JPEG, PNG or TIFF is built when
 asked for, in a temporary file removed once sent.
 """
@@ -13,7 +13,6 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from .. import api
 from ..errors import JobNotFound
-from ..store import jobdir
 from . import present, privacy
 from .nova import api as novaapi
 from .nova.reply import FITS_TYPE, text_reply
@@ -36,11 +35,11 @@ NO_KML = ("KMZ files are not made here (nova.astrometry.net has them turned off 
 
 
 def _serve(status, kind):
-    job = jobdir.Job(status["job_id"])
+    job_id = status["job_id"]
     files = (present.done_result(status) or {}).get("files") or {}
-    path = jobdir.output_file(job, files.get(kind))
+    path = api.output_path(job_id, files.get(kind))
     if path is None and kind == "new_fits":
-        return _raster_new_fits(status, jobdir.output_file(job, files.get("wcs")))
+        return _raster_new_fits(status, api.output_path(job_id, files.get("wcs")))
     if path is None:
         raise JobNotFound(f"job {status['job_id']} has no {kind} file", code="file_not_found")
     media_type, download = KINDS[kind]
@@ -73,7 +72,7 @@ INPUT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
 
 
 def _input_path(status):
-    path = jobdir.input_path(jobdir.Job(status["job_id"]), status)
+    path = api.input_path(status)
     if path is None:
         raise JobNotFound(f"job {status['job_id']} has no input file", code="file_not_found")
     return path
@@ -93,9 +92,8 @@ def _thumbnail(status):
     not solve, failed or was cancelled, shown dimmed by the page)."""
     result = present.done_result(status) or {}
     name = (result.get("files") or {}).get("annotated")
-    job = jobdir.Job(status["job_id"])
-    data = thumbnails.thumbnail(job, name) if name else \
-        thumbnails.input_thumbnail(job, status)
+    data = thumbnails.thumbnail(status["job_id"], name) if name else \
+        thumbnails.input_thumbnail(status)
     if data is None:
         raise JobNotFound(f"job {status['job_id']} has no picture to show",
                           code="file_not_found")

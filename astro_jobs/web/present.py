@@ -10,8 +10,6 @@ from datetime import datetime, timezone
 from .. import api
 from ..errors import AstroJobsError
 from ..intake import fitsheader
-from ..store import jobdir
-from ..store.states import State
 
 # nova's Image.is_jpeglike(): pictures whose rows run top-down; their
 # orientation is flipped up/down against a FITS file's.
@@ -32,7 +30,7 @@ def nova_time(iso):
 
 def done_result(status):
     """The result of a done job, or None."""
-    if status["state"] != State.DONE:
+    if status["state"] != api.State.DONE:
         return None
     try:
         return api.result(status["job_id"])
@@ -50,13 +48,13 @@ def outcome(status, result=None):
     ``result``: the job's result if already read (``done_result``).
     """
     state = status["state"]
-    if state == State.DONE:
+    if state == api.State.DONE:
         result = result if result is not None else done_result(status)
         return _done_outcome(status, result or {})
-    if state in (State.ERROR, State.CANCELLED):
+    if state in (api.State.ERROR, api.State.CANCELLED):
         headline = status.get("error") or f"The job was {state}."
         return {"kind": str(state), "headline": headline, "code": None}
-    headline = "Waiting for a consumer." if state == State.QUEUED else \
+    headline = "Waiting for a consumer." if state == api.State.QUEUED else \
         f"Running: {status.get('stage') or 'starting'}."
     return {"kind": str(state), "headline": headline, "code": None}
 
@@ -77,7 +75,7 @@ def _done_outcome(status, result):
 
 def job_state(status, result):
     """nova's job status: ``solving`` until terminal, then success or failure."""
-    if status["state"] in (State.QUEUED, State.PROCESSING):
+    if status["state"] in (api.State.QUEUED, api.State.PROCESSING):
         return "solving"
     return "success" if result and result.get("solved") else "failure"
 
@@ -98,7 +96,7 @@ def submission(number, status, result):
         "jobs": [number],
         "job_calibrations": [[number, number]] if solved else [],
     }
-    if status["state"] in (State.ERROR, State.CANCELLED):
+    if status["state"] in (api.State.ERROR, api.State.CANCELLED):
         doc["error_message"] = status.get("error") or f"the job was {status['state']}"
     return doc
 
@@ -106,8 +104,8 @@ def submission(number, status, result):
 def _cd_matrix(status):
     """CD1_1, CD1_2, CD2_1, CD2_2 of the job's WCS file, or None."""
     result = done_result(status) or {}
-    head = jobdir.read_output_head(jobdir.Job(status["job_id"]),
-                                   (result.get("files") or {}).get("wcs"), WCS_HEADER_BYTES)
+    head = api.output_head(status["job_id"], (result.get("files") or {}).get("wcs"),
+                           WCS_HEADER_BYTES)
     if head is None:
         return None
     cards, _ = fitsheader.parse(head)

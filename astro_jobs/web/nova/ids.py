@@ -8,8 +8,8 @@ given, never changes its job: lookups are cached for the life of the process.
 import sqlite3
 import threading
 
+from ... import api
 from ...errors import StorageError
-from ...store import jobdir
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS ids ("
            "number INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE)")
@@ -26,7 +26,7 @@ class IdMap:
         self._by_job = {}
 
     def _connection(self):
-        path = str(jobdir.web_ids_db_path())
+        path = str(api.web_ids_path())
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.path != path:
             try:
@@ -40,7 +40,7 @@ class IdMap:
 
     def number(self, job_id):
         """The integer of ``job_id``, given on first use."""
-        jobdir.validate_job_id(job_id)
+        api.validate_job_id(job_id)
         if job_id in self._by_job:
             return self._by_job[job_id]
         conn = self._connection()
@@ -76,7 +76,7 @@ class IdMap:
         try:
             rows = self._connection().execute("SELECT number, job_id FROM ids ORDER BY number")
             return [number for number, job_id in rows
-                    if jobdir.Job(job_id).status_path.exists()]
+                    if api.job_exists(job_id)]
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read the web id table: {exc}",
                                code="storage_error") from None

@@ -57,7 +57,17 @@ def _row(line):
 def xyls_extent(path):
     """The largest X and Y of an ``.xyls`` table, or None if the file is not one."""
     from ...extract import fitsfile
+    from ...intake import starlists
 
+    with open(path, "rb") as handle:
+        if not handle.read(8).startswith(b"SIMPLE  "):
+            return None
+    try:
+        # submit's own bounded check first: a FITS image, or a table claiming
+        # absurd rows, is never read whole into the server's memory.
+        starlists.inspect(path)
+    except starlists.InvalidSources:
+        return None
     try:
         columns, _ = fitsfile.read_table(path)
         return float(columns["X"].max()), float(columns["Y"].max())

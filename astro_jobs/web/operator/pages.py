@@ -15,7 +15,6 @@ from starlette.templating import Jinja2Templates
 
 from ... import api, config
 from ...errors import BadInput
-from ...store.states import State
 from .. import auth, guard, present, privacy
 from ..files import KINDS as FILE_KINDS
 from ..nova import uploads
@@ -84,7 +83,7 @@ def job_page(request):
         grid="annotated_grid" in files and request.query_params.get("grid") == "1",
         created_ago=board.ago(status.get("created_at"), time.time()),
         viewers=skymap.viewers(cal) if result and result.get("solved") else [],
-        terminal=status["state"] in (State.DONE, State.ERROR, State.CANCELLED)))
+        terminal=status["state"] in (api.State.DONE, api.State.ERROR, api.State.CANCELLED)))
 
 
 def check_change(request):

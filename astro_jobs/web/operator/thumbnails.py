@@ -8,28 +8,31 @@ modification time (a re-run job gets a new one).
 import functools
 import io
 
-from ...store import jobdir
+from ... import api
 
 WIDTH = 360
 CACHED = 512
 
 
-def thumbnail(job, name):
+def thumbnail(job_id, name):
     """JPEG bytes of a ``WIDTH``-wide copy of output file ``name``, or None."""
-    path = jobdir.output_file(job, name)
+    path = api.output_path(job_id, name)
     if path is None:
         return None
     info = path.stat()
-    return _make(job.job_id, name, info.st_mtime_ns, info.st_size)
+    return _make(job_id, name, info.st_mtime_ns, info.st_size)
 
 
 # Inputs Pillow decodes; FITS and star lists get no picture.
 PICTURES = ("jpeg", "png", "tiff", "gif")
+# A JPEG decodes at 1/8 of its size; any other picture whole, in the server's
+# own memory: past this many pixels (a few hundred MB decoded) a card gets none.
+MAX_DECODED_PIXELS = 50_000_000
 
 
 @functools.lru_cache(maxsize=CACHED)
 def _make(job_id, name, _mtime_ns, size):
-    data = jobdir.read_output_head(jobdir.Job(job_id), name, size)
+    data = api.output_head(job_id, name, size)
     return None if data is None else _jpeg(io.BytesIO(data))
 
 
@@ -44,13 +47,14 @@ def _jpeg(source):
     return out.getvalue()
 
 
-def input_thumbnail(job, status):
+def input_thumbnail(status):
     """JPEG bytes of a small copy of the job's input picture, or None (FITS, star
     lists, or a picture Pillow cannot read)."""
     info = status.get("input") or {}
-    if str(info.get("format", "")).lower() not in PICTURES:
+    fmt = str(info.get("format", "")).lower()
+    if fmt not in PICTURES or (fmt != "jpeg" and _pixels(info) > MAX_DECODED_PIXELS):
         return None
-    path = jobdir.input_path(job, status)
+    path = api.input_path(status)
     if path is None:
         return None
     try:
@@ -58,6 +62,14 @@ def input_thumbnail(job, status):
         return _input(str(path), stat.st_mtime_ns, stat.st_size)
     except (OSError, ValueError):
         return None
+
+
+def _pixels(info):
+    """Width x height as submit recorded them (its header check is Pillow's reading)."""
+    try:
+        return int(info.get("width") or 0) * int(info.get("height") or 0)
+    except (TypeError, ValueError):
+        return MAX_DECODED_PIXELS + 1
 
 
 @functools.lru_cache(maxsize=CACHED)
