@@ -62,7 +62,10 @@ def known_name(name, server_names):
 
 def same_site(origin, host):
     """Does a browser's ``Origin`` name this server as the request's ``Host`` does?"""
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # "http://[::1" and the like
+        return False
     if parts.scheme not in DEFAULT_PORTS:
         return False
     name, port = split_netloc(parts.netloc, parts.scheme)
