@@ -476,6 +476,11 @@ def close_session(session):
 
 # -- what the web face needs of a job's folder (it never imports the store) --------
 
+def worker_of(status):
+    """Who runs (or last ran) the job: node, pid, instance, ... ({} while queued)."""
+    return record.worker(status)
+
+
 def validate_job_id(job_id):
     """``job_id`` if it is one (32 lowercase hex digits); BadInput otherwise."""
     return layout.validate_job_id(job_id)

@@ -28,6 +28,11 @@ def parse_iso(text):
     return stamp.timestamp()
 
 
+def utc_datetime(text):
+    """The timezone-aware UTC datetime of an ISO 8601 timestamp."""
+    return datetime.fromtimestamp(parse_iso(text), timezone.utc)
+
+
 def parse_duration(text):
     """Seconds in ``30s``, ``15m``, ``12h``, ``7d`` or ``2w``.
 

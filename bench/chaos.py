@@ -239,7 +239,8 @@ def report(env, ledger, ids, kills, landed, elapsed):
     print(f"states: {dict(states)}, re-runs after a kill: {attempts - len(ids)}, "
           f"outcomes refused to a run that lost its job: {refused}")
     print(f"drain time: {elapsed:.1f} s")
-    print("\n".join(details[:20]))
+    for detail in details[:20]:
+        print(detail)
     verdicts = Verdicts("bench/chaos.py")
     for problem in ("lost", "foreign", "over-run"):
         verdicts.equal(f"{problem} jobs", problems[problem], 0)

@@ -50,12 +50,13 @@ def test_submit_creates_the_job_folder(env):
     assert status["state"] == "queued"
     assert status["params"] == {"scale_low": 10.0, "scale_high": 40.0,
                                 "scale_units": "degwidth", "downsample": 2, "timeout": 90.0,
-                                "priority": 5, "image": str(SAMPLE_IMAGE)}
+                                "priority": 5, "image": str(SAMPLE_IMAGE), "ra": None,
+                                "dec": None, "radius": None, "sequence": None}
     assert status["input"] == {"file": "apod4.jpg", "format": "jpeg", "width": 719,
                                "height": 507, "bytes": SAMPLE_IMAGE.stat().st_size}
     for key in ("created_at", "updated_at"):
         assert status[key].endswith("Z") and status[key][:4] == "20" + status[key][2:4]
-    for key in ("started_at", "finished_at", "worker", "error"):
+    for key in ("started_at", "finished_at", "worker", "error", "solved"):
         assert status[key] is None
     assert status["attempts"] == 1
     # Not world-writable.

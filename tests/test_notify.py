@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from astro_jobs.timefmt import parse_iso
+
 from support import wait_until
 
 SECRET = "s3cret-for-tests"
@@ -117,19 +119,26 @@ def test_retries_on_500_then_delivers_the_signed_final_status(env, images, consu
     assert gaps[0] >= 0.25 and gaps[1] >= 0.55, gaps  # 0.3 s, then doubled
 
 
-def test_a_receiver_that_never_answers_does_not_hold_the_queue(env, images, consumers,
-                                                              receivers):
+def test_a_receiver_that_never_answers_does_not_hold_the_worker(env, images, consumers,
+                                                               receivers):
+    """The only worker starts the next job while the first one's webhook still
+    hangs: reports run on notify's own threads, never on the worker's."""
     receiver = receivers(default="hang")
-    consumers(env, workers=1, **FAST, ASTRO_JOBS_NOTIFY_ATTEMPTS="2")
     first = env.submit(images("ok", "-1"), "--notify", receiver.url)
     second = env.submit(images("ok", "-2"))
-    done = env.wait_all_terminal([first, second], timeout=20)
+    consumers(env, workers=1, **dict(FAST, ASTRO_JOBS_NOTIFY_TIMEOUT="3"),
+              ASTRO_JOBS_NOTIFY_ATTEMPTS="2")
+    done = env.wait_all_terminal([first, second], timeout=30)
     assert [s["state"] for s in done] == ["done", "done"]
+    # A worker that waited for the POST would start the second job no sooner
+    # than one whole timeout (3 s) after the first ended.
+    gap = parse_iso(done[1]["started_at"]) - parse_iso(done[0]["finished_at"])
+    assert gap < 3.0, f"the second job started {gap:.2f} s after the first ended"
 
     status = settled(env, first)
     assert status["notify"]["attempts"] == 2 and len(receiver.requests) == 2
     assert status["notify"]["delivered_at"] is None
-    assert status["notify"]["last_error"] == "no answer within 1 s"
+    assert status["notify"]["last_error"] == "no answer within 3 s"
     # The unsigned delivery (no secret) still names the event.
     assert "X-Astro-Jobs-Signature" not in receiver.requests[0]["headers"]
     assert status["state"] == "done"

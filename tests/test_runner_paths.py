@@ -74,7 +74,9 @@ def test_sigint_finishes_running_jobs_and_leaves_the_rest_queued(env, images, co
 
 
 def test_long_healthy_jobs_are_never_rerun_by_other_nodes_sweeps(env, images, consumers):
-    """20 heartbeats, no stage change: only the heartbeat counter says alive."""
+    """Jobs as long as 20 heartbeats (at least 10 of them counted: a loaded
+    machine's supervisor loop beats late), no stage change: only the heartbeat
+    counter says alive, and no other node's sweep re-runs them."""
     env["ASTRO_JOBS_HEARTBEAT"] = "0.3"
     consumers(env, ASTRO_JOBS_NODE="node-a")
     consumers(env, ASTRO_JOBS_NODE="node-b")

@@ -5,11 +5,11 @@ is all four, so a submission's id, its job's id and its calibration's id are
 the same integer.
 """
 import math
-from datetime import datetime, timezone
 
 from .. import api
 from ..errors import AstroJobsError
 from ..intake import fitsheader
+from ..timefmt import utc_datetime
 
 # nova's Image.is_jpeglike(): pictures whose rows run top-down; their
 # orientation is flipped up/down against a FITS file's.
@@ -24,8 +24,7 @@ def nova_time(iso):
     without a zone), or ``"None"``: clients parse it with that format."""
     if not iso:
         return "None"
-    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return utc_datetime(iso).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def done_result(status):
@@ -74,8 +73,11 @@ def _done_outcome(status, result):
 
 
 def job_state(status, result):
-    """nova's job status: ``solving`` until terminal, then success or failure."""
-    if status["state"] in (api.State.QUEUED, api.State.PROCESSING):
+    """nova's job status (its Job.get_status_blurb): ``processing`` before the job
+    starts, ``solving`` while it runs, then ``success`` or ``failure``."""
+    if status["state"] == api.State.QUEUED:
+        return "processing"
+    if status["state"] == api.State.PROCESSING:
         return "solving"
     return "success" if result and result.get("solved") else "failure"
 

@@ -109,9 +109,9 @@ def _submit_file(path, args, options):
     rows = starlists.text_rows(path)
     if rows is not None:
         return _submit_rows(rows, args, options, "upload.csv")[0]
-    largest = starlists.xyls_extent(path)
-    if largest is not None:
-        return api.submit_sources(path, *starlists.image_size(args, largest), **options)
+    if starlists.is_xyls(path):
+        size = starlists.image_size(args, lambda: starlists.xyls_extent(path))
+        return api.submit_sources(path, *size, **options)
     return api.submit(path, **options)
 
 
@@ -122,8 +122,8 @@ def _submit_xy(args, options):
 
 def _submit_rows(rows, args, options, name):
     """(job id, SHA-1) of star rows written as CSV and solved as a star list."""
-    width, height = starlists.image_size(args, (max(r[0] for r in rows),
-                                                max(r[1] for r in rows)))
+    width, height = starlists.image_size(args, lambda: (max(r[0] for r in rows),
+                                                        max(r[1] for r in rows)))
     folder = tempfile.mkdtemp(prefix="astro-jobs-xy-")
     try:
         path = os.path.join(folder, name)

@@ -9,7 +9,7 @@ else is an image and goes the usual way.
 """
 import math
 
-from ...intake.starlists import MAX_DIMENSION
+from ...intake.starlists import MAX_DIMENSION, InvalidSources, inspect
 from .wire import MAX_SOURCES, NovaError, _typed
 
 # A line of a text list is short; a longer one means the file is something else.
@@ -54,8 +54,20 @@ def _row(line):
     return row if row is not None and all(map(math.isfinite, row)) else False
 
 
+def is_xyls(path):
+    """Whether the file is an ``.xyls`` table (read by its header cards: an image
+    upload imports no numpy here)."""
+    with open(path, "rb") as handle:
+        if not handle.read(8).startswith(b"SIMPLE  "):
+            return False
+    try:
+        return inspect(path)["format"] == "xyls"
+    except InvalidSources:
+        return False
+
+
 def xyls_extent(path):
-    """The largest X and Y of an ``.xyls`` table, or None if the file is not one."""
+    """The largest X and Y of an ``.xyls`` table."""
     from ...extract import fitsfile
     from ...intake import starlists
 
@@ -72,15 +84,18 @@ def xyls_extent(path):
         columns, _ = fitsfile.read_table(path)
         return float(columns["X"].max()), float(columns["Y"].max())
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        raise NovaError("the .xyls table's X and Y columns cannot be read") from None
 
 
 def image_size(args, largest):
     """(width, height): the request's ``image_width``/``image_height``, else nova's
-    rule, the largest x and y rounded up."""
+    rule, the largest x and y (``largest()``) rounded up."""
     width, height = _typed(args, "image_width", int), _typed(args, "image_height", int)
     if not width or not height:
-        width, height = (int(math.ceil(value)) for value in largest)
+        found = largest()
+        if found is None:
+            raise NovaError("the star list's X and Y columns cannot be read")
+        width, height = (int(math.ceil(value)) for value in found)
     if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
         raise NovaError("Source list must contain POSITIVE x,y coordinates "
                         f"(an image of 1 to {MAX_DIMENSION} pixels a side)")

@@ -85,7 +85,7 @@ def elapsed(status, now):
 
 
 def consumer(status):
-    worker = status.get("worker") or {}
+    worker = api.worker_of(status)
     return f"{worker.get('node')} pid {worker.get('pid')}" if worker else ""
 
 

@@ -3,7 +3,7 @@
 No charting library: the bars are rectangles a template draws. This module
 turns the stats index's hourly counts into their sizes.
 """
-from datetime import datetime
+from ...timefmt import utc_datetime
 
 WIDTH, HEIGHT = 480.0, 120.0
 AXIS = 16.0  # room for the hour labels under the bars
@@ -19,7 +19,7 @@ def _scale(highest):
 
 
 def _label(hour_iso):
-    return datetime.fromisoformat(hour_iso.replace("Z", "+00:00")).strftime("%H")
+    return utc_datetime(hour_iso).strftime("%H")
 
 
 def jobs_per_hour(bins):
