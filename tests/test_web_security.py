@@ -71,6 +71,8 @@ def test_other_sites_and_rebound_names_are_refused(env, server, images):
     reply = raw(allowed, "POST", "/api/login", {"Host": "jobs.example",
                 "Origin": "https://jobs.example"}, data={"request-json": '{"apikey": "k"}'})
     assert reply.json()["status"] == "success"
+    anywhere = server(ASTRO_JOBS_ALLOWED_HOSTS="*")  # the operator checks names elsewhere
+    assert raw(anywhere, "GET", "/", {"Host": "evil.example"}).status_code == 200
 
 
 # -- headers ------------------------------------------------------------------------
@@ -173,7 +175,9 @@ def test_private_jobs_are_shown_only_to_a_session_of_the_key(env, server, images
         if path.startswith(("/api/", "/joblog", "/wcs_file")):  # nova's answer POST too
             assert raw(web, "POST", path, data={"request-json": '{"session": "x"}'}
                        ).status_code == 404, path
-    assert hidden not in raw(web, "GET", "/").text and shown in raw(web, "GET", "/").text
+    for path in ("/", "/page.json"):  # the operator page and its live data alike
+        text = raw(web, "GET", path).text
+        assert hidden not in text and shown in text, path
     # nova's clients present their session in request-json; a browser, its cookie.
     doc, code = nova(web.url, f"/api/jobs/{number}/info", {"session": session})
     assert code == 200 and doc["status"] == "success", doc
@@ -185,7 +189,7 @@ def test_private_jobs_are_shown_only_to_a_session_of_the_key(env, server, images
     # What anonymous readers see of a public job names no server path.
     roots = [str(env.jobs_dir), str(env.jobs_dir.parent), str(tmp_path)]
     for path in (f"/jobs/{shown}", f"/jobs/{shown}/files/log", f"/joblog/{public['subid']}",
-                 f"/api/submissions/{public['subid']}"):
+                 f"/api/submissions/{public['subid']}", "/page.json", "/"):
         text = raw(web, "GET", path).text
         assert not [root for root in roots if root in text], (path, text[:2000])
     with httpx.Client(base_url=web.url) as browser:  # the key's holder sees them
