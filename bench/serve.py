@@ -62,7 +62,7 @@ def nova_solve(url, image):
         while True:
             jobs = client.get(f"/api/submissions/{subid}").json()["jobs"]
             status = jobs and client.get(f"/api/jobs/{jobs[0]}").json()["status"]
-            if status and status != "solving":
+            if status and status not in ("processing", "solving"):
                 return time.monotonic() - started, jobs[0], status == "success"
             time.sleep(POLL)
 

@@ -138,6 +138,9 @@ def test_integer_ids_survive_restarts_and_are_shared_by_servers(env, server, ima
     for subid in ids:
         doc, code = nova(again.url, f"/api/submissions/{subid}", method="GET")
         assert code == 200 and doc["jobs"] == [subid]
+        # No consumer: queued, which nova's job status calls "processing" (not started).
+        assert nova(again.url, f"/api/jobs/{subid}", method="GET") == \
+            ({"status": "processing"}, 200)
     folders = {json.loads((p / "status.json").read_text())["job_id"] for p in job_folders(env)}
     assert len(folders) == 4
 

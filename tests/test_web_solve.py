@@ -170,7 +170,7 @@ def test_fits_upload_gets_a_new_fits_file_and_unflipped_orientation(stack, tmp_p
 
     def finished():
         status = client.get(f"/api/jobs/{subid}").json()["status"]
-        return status if status != "solving" else None
+        return status if status not in ("processing", "solving") else None
     assert wait_until(finished, SOLVE_TIMEOUT, 0.5) == "success"
     cal = client.get(f"/api/jobs/{subid}/calibration").json()
     assert_centre(cal["ra"], cal["dec"])

@@ -73,8 +73,11 @@ def _done_outcome(status, result):
 
 
 def job_state(status, result):
-    """nova's job status: ``solving`` until terminal, then success or failure."""
-    if status["state"] in (api.State.QUEUED, api.State.PROCESSING):
+    """nova's job status (its Job.get_status_blurb): ``processing`` before the job
+    starts, ``solving`` while it runs, then ``success`` or ``failure``."""
+    if status["state"] == api.State.QUEUED:
+        return "processing"
+    if status["state"] == api.State.PROCESSING:
         return "solving"
     return "success" if result and result.get("solved") else "failure"
 

@@ -92,7 +92,10 @@ def image_size(args, largest):
     rule, the largest x and y (``largest()``) rounded up."""
     width, height = _typed(args, "image_width", int), _typed(args, "image_height", int)
     if not width or not height:
-        width, height = (int(math.ceil(value)) for value in largest())
+        found = largest()
+        if found is None:
+            raise NovaError("the star list's X and Y columns cannot be read")
+        width, height = (int(math.ceil(value)) for value in found)
     if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
         raise NovaError("Source list must contain POSITIVE x,y coordinates "
                         f"(an image of 1 to {MAX_DIMENSION} pixels a side)")
