@@ -155,7 +155,8 @@ class Readers:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or config.api_key() is None:
+        if scope["type"] != "http" or config.api_key() is None or \
+                scope.get("path", "").startswith("/static/"):  # the same for everyone
             return await self.app(scope, receive, send)
         headers = {k.lower(): v for k, v in scope.get("headers", ())}
         session = _session_in(_fields(scope.get("query_string", b"")))
