@@ -7,4 +7,4 @@ Run as ``python -m astro_jobs.extract`` or ``astro-extract``; see
 # Exit codes of the extractor contract (docs/contract.md), which the runner
 # reads too: importing this package loads nothing else.
 EXIT_UNREADABLE = 2
-EXIT_OUT_OF_MEMORY = 3
+EXIT_OUT_OF_MEMORY = 12  # ENOMEM: a code a custom extractor is unlikely to use for anything else
