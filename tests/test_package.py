@@ -37,6 +37,10 @@ def test_sdist_and_wheel_pass_twine(dist):
         metadata = wheel.read(f"astro_jobs-{version}.dist-info/METADATA").decode()
     assert f"astro_jobs-{version}.dist-info/licenses/LICENSE" in names
     assert "astro_jobs/extract/__main__.py" in names and not any("tests/" in n for n in names)
+    operator = REPO / "astro_jobs" / "web" / "operator"
+    shipped = sorted(str(p.relative_to(REPO)) for folder in ("templates", "static")
+                     for p in (operator / folder).iterdir())
+    assert shipped and [n for n in shipped if n not in names] == []  # the page's files
     assert f"Version: {version}\n" in metadata and "License-Expression: MIT" in metadata
     assert "Requires-Python: >=3.10" in metadata and "Project-URL: " in metadata
     assert "Classifier: Programming Language :: Python :: 3.10" in metadata
