@@ -23,7 +23,7 @@ for _ in $(seq 150); do
         cat "$log" >&2
         exit 1
     fi
-    "$bin/python" -c 'import sys, astro_jobs.consumers as c; sys.exit(not c.alive_count())' \
+    "$bin/python" -c 'import sys, astro_jobs.api as a; sys.exit(not a.consumers_alive())' \
         && break
     sleep 0.2
 done

@@ -66,6 +66,7 @@ def test_the_two_commands(tmp_path):
     demo = subprocess.run(["make", "demo"], cwd=REPO, capture_output=True, text=True, env=env,
                           timeout=600)
     assert demo.returncode == 0, demo.stderr[-3000:]
+    assert "Traceback" not in demo.stderr, demo.stderr[-3000:]
     assert SOLVED.search(demo.stdout) and '"ra_hms"' in demo.stdout, demo.stdout[-2000:]
 
 
