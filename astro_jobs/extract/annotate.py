@@ -119,14 +119,22 @@ def annotated_png(image, wcs_path, out_path, workdir):
     # writer took 1.3 s of a 3 s job on a 1200 px picture.
     argv = ["plot-constellations", "-w", wcs_path, "-i", ppm_in, "-o", ppm_out, "-p",
             "-N", "-B", "-C", "-s", "%.6f" % scale, "-f", font]
+    return out_path if _plot(argv, ppm_out, out_path, "annotated image") else None
+
+
+def _plot(argv, ppm_out, out_path, what):
+    """Run plot-constellations to ppm_out and save that as the PNG out_path;
+    False (logged) when it failed."""
+    from PIL import Image
+
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0 or not os.path.exists(ppm_out):
-        log("annotated image failed: %s" % proc.stderr.strip()[-200:])
-        return None
+        log("%s failed: %s" % (what, proc.stderr.strip()[-200:]))
+        return False
     with Image.open(ppm_out) as drawn:
         # Fastest zlib level: the picture is a preview, not an archive.
         drawn.save(out_path, compress_level=1)
-    return out_path
+    return True
 
 
 def _keep_tables(outcome, out_dir):
@@ -164,13 +172,7 @@ def grid_png(annotated, wcs_path, width, out_path, workdir):
     spacing = grid_spacing_arcmin(wcs_path, width)
     argv = ["plot-constellations", "-w", wcs_path, "-i", ppm_in, "-o", ppm_out, "-p", "-C",
             "-G", str(spacing), "-g", GRID_COLOUR, "-s", "%.6f" % scale]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0 or not os.path.exists(ppm_out):
-        log("grid image failed: %s" % proc.stderr.strip()[-200:])
-        return None
-    with Image.open(ppm_out) as drawn:
-        drawn.save(out_path, compress_level=1)
-    return spacing
+    return spacing if _plot(argv, ppm_out, out_path, "grid image") else None
 
 
 def describe(outcome, image, out_dir, workdir, pixels=True):
