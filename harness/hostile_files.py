@@ -107,8 +107,9 @@ def jpeg_segment(marker, body):
     return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
 
 
-def sof(width, height):
-    return jpeg_segment(0xC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
+def sof(width, height, progressive=False):
+    return jpeg_segment(0xC2 if progressive else 0xC0,
+                        struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
 
 
 SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\0" * 4
@@ -171,5 +172,6 @@ CASES = (
     Hostile("fill.jpg", "image", "corrupt_image", b"\xff\xd8" + b"\xff" * 10000),
     Hostile("sof-60000.jpg", "image", "image_too_large", jpeg(sof(60000, 60000))),
     Hostile("cut.jpg", "image", "truncated_image", jpeg(sof(8, 8))[:-2]),
-    Hostile("scans-5000.jpg", "image", "corrupt_image", jpeg(sof(2000, 2000), scans=5000)),
+    Hostile("scans-5000.jpg", "image", "corrupt_image",
+            jpeg(sof(2000, 2000, progressive=True), scans=5000)),
 )

@@ -103,6 +103,30 @@ def pillow_size(path):
         return None
 
 
+def _scan_repeated(jpeg, times):
+    """``jpeg`` with its last scan repeated: the many-scans bomb's shape."""
+    scan = jpeg[jpeg.rfind(b"\xff\xda"):jpeg.rfind(b"\xff\xd9")]
+    return jpeg[:jpeg.rfind(b"\xff\xd9")] + scan * times + b"\xff\xd9"
+
+
+def test_repeated_scans_are_counted_only_where_libjpeg_would_decode_them(tmp_path):
+    """submit reads a whole JPEG for its scans only when libjpeg would decode
+    them all: a sequential frame whose first scan holds every component gets
+    one scan decoded, and Pillow refuses the rest, so such a file is accepted
+    unread; a progressive one with too many scans is refused."""
+    sequential = tmp_path / "sequential.jpg"
+    sequential.write_bytes(_scan_repeated(BASES["sample.jpg"], 300))
+    with Image.open(SAMPLE_IMAGE) as image:
+        size = image.size
+    assert images.inspect(sequential, MAX_PIXELS)["width"] == size[0]
+    with Image.open(sequential) as image, pytest.raises(OSError, match="broken data stream"):
+        image.load()
+    progressive = tmp_path / "progressive.jpg"
+    progressive.write_bytes(_scan_repeated(_converted("JPEG", progressive=True), 300))
+    with pytest.raises(AstroJobsError, match="over 256 JPEG scans"):
+        images.inspect(progressive, MAX_PIXELS)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on broken TIFF tags
 @settings(max_examples=3000, database=None, suppress_health_check=list(HealthCheck),
           # Not a speed target (bench/hostile.py has those): a case that takes

@@ -82,6 +82,11 @@ def _unpack(fmt, data, pos):
 # -- JPEG -----------------------------------------------------------------
 
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Sequential frames: when the first scan holds every component, libjpeg
+# decodes that one scan and refuses any later one ("EOI expected"), so only
+# other frames (progressive, or components in separate scans) need their
+# scans counted, which reads the whole file.
+_JPEG_ONE_SCAN = {0xC0, 0xC1, 0xC9}
 _JPEG_NO_LENGTH = {0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7}
 
 
@@ -100,7 +105,7 @@ def _jpeg_marker(data, pos):
 
 
 def _jpeg(data):
-    pos, dims = 2, None
+    pos, frame = 2, None
     for _ in range(MAX_JPEG_SEGMENTS):
         marker, pos = _jpeg_marker(data, pos)
         if marker in _JPEG_NO_LENGTH:
@@ -113,19 +118,22 @@ def _jpeg(data):
         if length < 2 or pos + length > len(data):
             raise ValueError(f"JPEG segment at byte {pos} claims {length} bytes")
         if marker in _JPEG_SOF:
-            if dims is not None or length < 8:
+            if frame is not None or length < 8:
                 raise ValueError("a second or short JPEG frame header")
-            height, width = _unpack(">HH", data, pos + 3)
-            dims = (width, height)
+            height, width, components = _unpack(">HHB", data, pos + 3)
+            frame = (marker, width, height, components)
         if marker == 0xDA:  # start of scan: entropy-coded data follows
-            if dims is None:
+            if frame is None:
                 raise ValueError("scan before frame header")
             # 0xFF inside scan data is always stuffed (FF00) or a restart
-            # marker, so an end-of-image marker after it means the file is whole.
-            if data.find(b"\xff\xd9", pos + length) < 0:
+            # marker, so an end-of-image marker after it means the file is
+            # whole; the last one sits at the end, so search from there.
+            if data.rfind(b"\xff\xd9", pos + length) < 0:
                 raise _truncated("JPEG")
-            _jpeg_scans_bounded(data, pos)
-            return "jpeg", dims[0], dims[1]
+            (scan_components,) = _unpack(">B", data, pos + 2)
+            if frame[0] not in _JPEG_ONE_SCAN or scan_components != frame[3]:
+                _jpeg_scans_bounded(data, pos)
+            return "jpeg", frame[1], frame[2]
         pos += length
     raise ValueError(f"over {MAX_JPEG_SEGMENTS} JPEG segments before the image data")
 
