@@ -58,7 +58,23 @@ def _sqlite_storage(huey):
             conn = super()._create_connection()
             conn.execute("pragma synchronous=NORMAL")
             return conn
+
+        def initialize_schema(self):
+            # Huey runs its DDL under an exclusive lock on a connection it
+            # then closes, every time a process opens the queue; once the
+            # schema is in place, one read on the connection kept for the
+            # enqueue confirms it.
+            with self.db() as cursor:
+                cursor.execute("select name from sqlite_master")
+                names = {row[0] for row in cursor.fetchall()}
+            if not _SCHEMA <= names or "task_priority_id" in names:
+                super().initialize_schema()
     return Storage
+
+
+# What huey's SqliteStorage DDL creates (its old index task_priority_id is dropped).
+_SCHEMA = {"kv", "schedule", "schedule_queue_timestamp", "task", "task_queue_priority_id",
+           "counter"}
 
 
 def _create():

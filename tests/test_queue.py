@@ -1,5 +1,7 @@
 """The queue (astro_jobs/queue.py): built on first use from the current
 settings, and the run_job task under its current and its old names."""
+import sqlite3
+
 from support import python_snippet
 
 
@@ -25,6 +27,43 @@ def test_enqueue_and_queued_job_ids_without_a_consumer(env, images):
     held = python_snippet("from astro_jobs.queue import queued_job_ids\n"
                           "print(' '.join(sorted(queued_job_ids())))", env).split()
     assert held == sorted(job_ids)
+
+
+def test_an_existing_queue_opens_without_waiting_for_its_writers(env, images):
+    """Opening a queue whose tables exist reads the schema instead of rerunning
+    huey's DDL under an exclusive lock: a submit goes through while another
+    connection holds the write lock for seconds (WAL lets the read pass)."""
+    env.submit(images("ok"))  # creates the queue and its schema
+    holder = sqlite3.connect(env.jobs_dir / "queue.sqlite3", isolation_level=None)
+    holder.execute("begin immediate")  # a writer in the middle of its transaction
+    try:
+        opened = python_snippet(
+            "import time\n"
+            "from astro_jobs import queue\n"
+            "start = time.monotonic(); queue.get_huey()\n"
+            "print(round(time.monotonic() - start, 3))", env)
+    finally:
+        holder.rollback()
+        holder.close()
+    # huey's own initialisation would wait for the lock: 60 s, the busy timeout
+    assert float(opened) < 10
+
+
+def test_a_queue_from_an_older_huey_gets_the_current_schema(env):
+    """A queue lacking a table, or still carrying huey's old index, is brought
+    up to date by huey's own DDL when it is first opened."""
+    env.jobs_dir.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(env.jobs_dir / "queue.sqlite3")
+    old.execute("create table task (id integer not null primary key, queue text not null, "
+                "data blob not null, priority real not null default 0.0)")
+    old.execute("create index task_priority_id on task (priority desc, id)")
+    old.commit()
+    old.close()
+    python_snippet("from astro_jobs import queue\nqueue.get_huey()", env)
+    with sqlite3.connect(env.jobs_dir / "queue.sqlite3") as db:
+        names = {row[0] for row in db.execute("select name from sqlite_master")}
+    assert {"kv", "schedule", "task", "counter", "task_queue_priority_id"} <= names
+    assert "task_priority_id" not in names
 
 
 # What a client of an earlier release put in the queue: the task named by the
