@@ -14,7 +14,7 @@ import time
 from . import config
 from .errors import AstroJobsError, BadInput, InvalidParameter, JobFailed, NotReady, StorageError
 from .intake import params
-from .store import jobdir, layout, record, tasklog
+from .store import jobdir, layout, record
 from .store.layout import Job, new_job_id
 from .store.states import InvalidTransition, State, is_terminal
 from .timefmt import now_iso, parse_duration
@@ -294,6 +294,8 @@ def list_jobs(state=None, limit=DEFAULT_LIST_LIMIT):
 
 def logs(job_id, tail=None):
     """The job's task.log (its last ``tail`` lines) as text."""
+    from .store import tasklog  # the log's readers only: submit and status never need it
+
     job = Job(job_id)
     jobdir.read_status(job)  # JobNotFound for a job that does not exist
     tail = params.number("tail", tail, int, 0, 10**7)
@@ -303,6 +305,8 @@ def logs(job_id, tail=None):
 def follow_logs(job_id, tail=None, poll=WAIT_POLL_SECONDS):
     """task.log as it grows, in chunks of bytes, until the job has ended and the
     log is drained (``tail -f`` that stops by itself), its last line included."""
+    from .store import tasklog
+
     job = Job(job_id)
     jobdir.read_status(job)  # JobNotFound for a job that does not exist
     tail = params.number("tail", tail, int, 0, 10**7)
@@ -326,6 +330,8 @@ def _log_finished(job, state, ended_at):
     ends the job first; its run then stops the extractor (TERM, then KILL
     seconds later) and only then says so in task.log. That run writes while
     its consumer lives; past FOLLOW_LIMIT_SECONDS nobody waits any longer."""
+    from .store import tasklog
+
     if state != State.CANCELLED or not tasklog.run_open(job):
         return True
     waited = time.monotonic() - ended_at
@@ -418,6 +424,8 @@ def retry(job_id):
     if status is None:
         raise StorageError("the job changed while it was being retried; try again",
                            code="retry_conflict")
+    from .store import tasklog
+
     tasklog.append(job, f"--- {now_iso()} retry: attempt {changes['attempts']} "
                         f"queued ({changes['last_failure']})")
     _enqueue_or_restore(job, seen, status, changes)

@@ -14,7 +14,6 @@ COMMON = {
     "astro_jobs.intake", "astro_jobs.intake.params", "astro_jobs.intake.units",
     "astro_jobs.store", "astro_jobs.store.atomic", "astro_jobs.store.jobdir",
     "astro_jobs.store.layout", "astro_jobs.store.record", "astro_jobs.store.states",
-    "astro_jobs.store.statsindex", "astro_jobs.store.tasklog",
 }
 # submit also checks the image's header and the webhook URL, and enqueues.
 SUBMIT = COMMON | {"astro_jobs.intake.fitsheader", "astro_jobs.intake.images",

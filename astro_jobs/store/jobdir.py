@@ -15,7 +15,7 @@ import time
 from enum import Enum
 
 from ..errors import BadInput, JobNotFound, StorageError
-from . import record, statsindex
+from . import record
 from .atomic import write_atomically
 from .layout import (
     DIR_MODE,
@@ -156,6 +156,8 @@ def transition(job, new_state, changes, guard=None, durable=True, before_write=N
         if before_write is not None:
             before_write()
         if is_terminal(status["state"]):
+            from . import statsindex  # a reopened job only: submit never needs it
+
             statsindex.note_reopened(job.job_id)  # before the change: see report/stats.py
         write_status(job, record.apply(status, changes, new_state), durable)
         return status
