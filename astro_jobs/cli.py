@@ -6,6 +6,7 @@ exit code (0 ok, 1 internal, 2 bad input, 3 no such job, 4 not ready,
 nowhere. ``--pretty`` indents that JSON; ``--format table`` (list, stats,
 doctor) prints text for a person instead.
 """
+import gc
 import json
 import os
 import sys
@@ -87,8 +88,17 @@ job_id_option = click.option("--job-id", required=True, metavar="ID",
                              help="The job id submit printed (32 lowercase hex digits).")
 
 
+def _print_version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(f"astro-jobs, version {__version__}")
+        ctx.exit()
+
+
+# Not click.version_option: it looks up translations on disk at import, a
+# cost every command would pay for a flag that is rarely given.
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=__version__, prog_name="astro-jobs")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")
 def cli():
     """Queue and inspect sky-image analysis jobs. Every command prints JSON.
 
@@ -426,7 +436,20 @@ cli.params.append(pretty_option())
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Run one command; its exit code. Without ``argv``, this is the program."""
+    if argv is not None:
+        return _run(list(argv))
+    code = _run(sys.argv[1:])
+    # The program ends next. The interpreter's shutdown would run full garbage
+    # collections over every object the imports made, costing a short command
+    # about as much as its own work; the command has closed and synced what
+    # it wrote, so its objects are frozen out of their reach (atexit handlers
+    # and the flush of stdout still run).
+    gc.freeze()
+    return code
+
+
+def _run(argv):
     STYLE["indent"] = None
     if not argv:
         # click 8.2 raises NoArgsIsHelpError here, earlier versions print the

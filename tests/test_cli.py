@@ -318,6 +318,23 @@ print("HEAVY", heavy)
     assert "HEAVY []" in python_snippet(code, env)
 
 
+def test_the_program_skips_the_shutdown_collections_and_a_caller_keeps_its_gc(env):
+    """main() as the program freezes the objects for the exit; main(argv),
+    called from a caller's own code, leaves the caller's collector alone."""
+    code = """
+import gc, sys
+from astro_jobs.cli import main
+main(["list"])
+print("AFTER_ARGV", gc.get_freeze_count())
+sys.argv = ["astro-jobs", "list"]
+main()
+print("AFTER_PROGRAM", gc.get_freeze_count())
+"""
+    out = python_snippet(code, env)
+    assert "AFTER_ARGV 0" in out
+    assert int(out.split("AFTER_PROGRAM ")[1].split()[0]) > 1000
+
+
 def test_submit_on_sqlite_does_not_import_redis(env):
     code = f"""
 import sys, astro_jobs
