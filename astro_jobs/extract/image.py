@@ -58,7 +58,7 @@ class SkyImage:
     def grey(self, factor):
         """(2-D uint8 or float32 array, the binning it already has) for detection binned by
         `factor`. A large JPEG comes decoded at that binning by libjpeg (8x faster detection
-        on a 3000 px plate); a small one whole, for image2xy's own binning, which finds
+        on a 3000 px plate); a small one whole, binned by numpy, which finds
         cleaner stars there than on libjpeg's 2x-scaled, 8-bit-rounded copy."""
         done = 1
         if self.format == "JPEG" and factor >= 4:

@@ -1,35 +1,36 @@
 """Find stars once per image, in the order the solver should try them.
 
-solve-field would re-extract sources on every call; running image2xy once
-and handing solve-field a ready xylist lets several scale bands be tried
-for the price of one detection.
+solve-field would re-extract sources on every call; detecting once
+(detect.py) and handing solve-field a ready xylist lets several scale
+bands be tried for the price of one detection.
 """
 import os
-import subprocess
 
 import numpy as np
 
 from . import fitsfile
+from .detect import find_peaks
+from .image import bin_array
 from .progress import log
 
 # Enough stars for verification without making every hypothesis check slow
 # on 3000 x 3000 plates that yield 30,000 detections.
 MAX_STARS = 1000
-# Detection runs on a copy binned to about this size: image2xy's time grows
-# with pixels, and the stars a solve needs are the brightest, which
-# survive binning (a 3000 px plate binned 4x4 still solves).
+# Detection runs on a copy binned to about this size: its time grows with
+# pixels, and the stars a solve needs are the brightest, which survive
+# binning (a 3000 px plate binned 4x4 still solves).
 DETECT_SIDE = 1024
-# Below this size every pixel counts; above, image2xy at full resolution
-# finds JPEG noise by the thousand (a 480 x 640 crop: 1,100 "stars", 6 s).
+# Below this size every pixel counts; above, detection at full resolution
+# finds JPEG noise by the thousand.
 SMALL_SIDE = 450
 
 
 def choose_downsample(width, height, requested=None):
     """Binning factors for detection, best first; the caller's wins when given.
 
-    Binning 2x2 makes image2xy ~15x faster on 800 x 600 APOD-like images
-    and its brightest detections are cleaner stars (less nebula knots and
-    JPEG noise), which is what the quad search feeds on. Small images keep
+    Binning 2x2 makes detection several times faster on 800 x 600 APOD-like
+    images and its brightest detections are cleaner stars (less nebula knots
+    and JPEG noise), which is what the quad search feeds on. Small images keep
     every pixel. The second factor is the fall-back when the first finds
     no solution quickly.
     """
@@ -44,24 +45,14 @@ def choose_downsample(width, height, requested=None):
     return [factor, factor // 2]
 
 
-def detect_stars(image, workdir, downsample):
-    """Run image2xy on the binned image; (N, 4) X, Y, FLUX, BACKGROUND in full-size FITS pixels."""
-    grey, factor = image.grey(downsample)
-    fits_path = os.path.join(workdir, "detect-%d.fits" % downsample)
-    xy_path = os.path.join(workdir, "detect-%d.xy.fits" % downsample)
-    fitsfile.write_image(fits_path, grey)
-    argv = ["image2xy", "-O", "-o", xy_path, fits_path]
-    if downsample // factor > 1:
-        argv[1:1] = ["-d", str(downsample // factor)]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0 or not os.path.exists(xy_path):
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError("image2xy failed (exit %d): %s" % (proc.returncode, tail[0]))
-    os.unlink(fits_path)
-    found = read_xy(xy_path)
+def detect_stars(image, downsample):
+    """The binned image's stars; (N, 4) X, Y, FLUX, BACKGROUND in full-size FITS pixels."""
+    grey, done = image.grey(downsample)
+    factor = downsample // done
+    found = find_peaks(bin_array(grey, factor) if factor > 1 else grey)
     # Pixel i of the binned copy spans full-size pixels f*i .. f*i + f - 1
     # (0-based); in FITS's 1-based terms its centre is f*(X - 1) + (f + 1) / 2.
-    found[:, :2] = factor * (found[:, :2] - 1.0) + (factor + 1) / 2.0
+    found[:, :2] = downsample * (found[:, :2] - 1.0) + (downsample + 1) / 2.0
     return found
 
 
@@ -81,7 +72,7 @@ def read_xy(path):
 def solver_order(stars, max_stars=MAX_STARS, boxes=10):
     """Order stars as solve-field's image pipeline does, then cut.
 
-    image2xy's own output is unsorted; solve-field sorts by a compromise of
+    A detector's list comes unsorted; solve-field sorts by a compromise of
     background-subtracted and raw flux (saturated stars in JPEGs have a low
     subtracted flux) and then spreads the brightest over the frame
     ("uniformize"). Skipping either made a 1910 plate unsolvable.
@@ -161,7 +152,7 @@ class StarLists:
         """(factor, stars found, stars ordered for the solver, xylist path)."""
         factor = self.factors[min(which, len(self.factors) - 1)]
         if factor not in self._done:
-            found = detect_stars(self.image, self.workdir, factor)
+            found = detect_stars(self.image, factor)
             log("detected %d stars (binned %d)" % (len(found), factor))
             self._store(factor, found, solver_order(found))
         return self._done[factor]
