@@ -105,36 +105,46 @@ def _add_sky_positions(wcs_path, annotations):
         item["ra"], item["dec"] = round(float(r) % 360.0, 5), round(float(d), 5)
 
 
-def annotated_png(image, wcs_path, out_path, workdir):
-    """Draw constellations, stars and NGC/IC on the image, at most MAX_PREVIEW_WIDTH wide."""
+def draw(pool, image, wcs_path, out_dir, workdir):
+    """Start drawing annotated.png (constellations, stars and NGC/IC on the
+    image, at most MAX_PREVIEW_WIDTH wide) and annotated-grid.png (the same
+    with an RA/Dec grid) side by side from one preview: {files key: future
+    of the file name, or of None when drawing failed}."""
     from PIL import Image
 
     preview = Image.fromarray(image.preview(MAX_PREVIEW_WIDTH))
     scale = preview.width / float(image.width)
     ppm_in = os.path.join(workdir, "preview.ppm")
-    ppm_out = os.path.join(workdir, "annotated.ppm")
     preview.save(ppm_in)
     font = str(max(10, min(18, round(preview.width / 60.0))))
-    # PPM out and Pillow's PNG encoder: plot-constellations' own PNG
-    # writer took 1.3 s of a 3 s job on a 1200 px picture.
-    argv = ["plot-constellations", "-w", wcs_path, "-i", ppm_in, "-o", ppm_out, "-p",
-            "-N", "-B", "-C", "-s", "%.6f" % scale, "-f", font]
-    return out_path if _plot(argv, ppm_out, out_path, "annotated image") else None
+    overlay = ["-N", "-B", "-C", "-s", "%.6f" % scale, "-f", font]
+    grid = ["-G", str(grid_spacing_arcmin(wcs_path, image.width)), "-g", GRID_COLOUR]
+    drawings = {}
+    for key, name, extra in (("annotated", "annotated", []),
+                             ("annotated_grid", "annotated-grid", grid)):
+        ppm_out = os.path.join(workdir, name + ".ppm")
+        argv = ["plot-constellations", "-w", wcs_path, "-i", ppm_in, "-o", ppm_out, "-p",
+                *overlay, *extra]
+        drawings[key] = pool.submit(_plot, argv, ppm_out, os.path.join(out_dir, name + ".png"),
+                                    name.replace("-", " ") + " image")
+    return drawings
 
 
 def _plot(argv, ppm_out, out_path, what):
     """Run plot-constellations to ppm_out and save that as the PNG out_path;
-    False (logged) when it failed."""
+    its file name, or None (logged) when it failed."""
     from PIL import Image
 
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0 or not os.path.exists(ppm_out):
         log("%s failed: %s" % (what, proc.stderr.strip()[-200:]))
-        return False
+        return None
+    # PPM out and Pillow's PNG encoder at its fastest zlib level (the picture
+    # is a preview, not an archive): plot-constellations' own PNG writer
+    # took 1.3 s of a 3 s job on a 1200 px picture.
     with Image.open(ppm_out) as drawn:
-        # Fastest zlib level: the picture is a preview, not an archive.
         drawn.save(out_path, compress_level=1)
-    return True
+    return os.path.basename(out_path)
 
 
 def _keep_tables(outcome, out_dir):
@@ -157,44 +167,23 @@ def grid_spacing_arcmin(wcs_path, width):
     return min(GRID_STEPS_ARCMIN, key=lambda step: abs(math.log(step / wanted)))
 
 
-def grid_png(annotated, wcs_path, width, out_path, workdir):
-    """The annotated picture with an RA/Dec grid drawn from the WCS, or None.
-
-    plot-constellations draws the grid only along with an overlay: the
-    constellation lines, already on the picture, are drawn again in place."""
-    from PIL import Image
-
-    ppm_in = os.path.join(workdir, "grid-in.ppm")
-    ppm_out = os.path.join(workdir, "grid.ppm")
-    with Image.open(annotated) as picture:
-        picture.save(ppm_in)
-        scale = picture.width / float(width)
-    spacing = grid_spacing_arcmin(wcs_path, width)
-    argv = ["plot-constellations", "-w", wcs_path, "-i", ppm_in, "-o", ppm_out, "-p", "-C",
-            "-G", str(spacing), "-g", GRID_COLOUR, "-s", "%.6f" % scale]
-    return spacing if _plot(argv, ppm_out, out_path, "grid image") else None
-
-
 def describe(outcome, image, out_dir, workdir, pixels=True):
     """Keep the WCS and say what it means: (solution, files).
 
-    wcsinfo, the object list and the drawing are three programs; they run
-    side by side.
+    wcsinfo, the object list and the two drawings are four programs; they
+    run side by side.
     """
     wcs_path = os.path.join(out_dir, "wcs.fits")
     shutil.copyfile(outcome.wcs_path, wcs_path)
     files = {"wcs": "wcs.fits"}
-    png = os.path.join(out_dir, "annotated.png")
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        drawing = pool.submit(annotated_png, image, wcs_path, png, workdir) if pixels else None
+    with ThreadPoolExecutor(max_workers=4) as pool:
         listing = pool.submit(objects, wcs_path)
+        drawings = draw(pool, image, wcs_path, out_dir, workdir) if pixels else {}
         cal = calibration(wcs_path)
         names, annotations = listing.result()
-        if drawing is not None and drawing.result():
-            files["annotated"] = "annotated.png"
-    grid = os.path.join(out_dir, "annotated-grid.png")
-    if "annotated" in files and grid_png(png, wcs_path, image.width, grid, workdir):
-        files["annotated_grid"] = "annotated-grid.png"
+        drawn = {key: drawing.result() for key, drawing in drawings.items()}
+    if drawn.get("annotated"):  # the grid picture is the annotated one with a grid
+        files.update((key, name) for key, name in drawn.items() if name)
     cal.update(rms_arcsec=outcome.rms_arcsec, matched_stars=outcome.matched)
     files.update(_keep_tables(outcome, out_dir))
     return {"calibration": cal, "objects_in_field": names, "annotations": annotations}, files
