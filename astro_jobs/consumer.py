@@ -23,6 +23,7 @@ from .store import retention
 
 huey = queue.get_huey()
 queue.run_jobs_with(run_job)
+queue.listen_for_submits()
 logger = logging.getLogger("astro_jobs.consumer")
 sweeper = recovery.Sweeper()
 registration = Registration(INSTANCE)

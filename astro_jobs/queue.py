@@ -13,11 +13,14 @@ it: the consumer hands that code over with :func:`run_jobs_with`
 import sys
 import threading
 
-from . import config
+from . import config, wakeup
 from .errors import StorageError
 from .store import layout
 
 QUEUE_NAME = "astro-jobs"
+# The longest an idle consumer goes without polling the SQLite queue: what
+# a job enqueued without a wake-up (another host's submit, a lost byte) waits.
+WAKEUP_WAIT = 0.1
 CONNECT_TIMEOUT = 5.0
 SOCKET_TIMEOUT = 30.0
 
@@ -40,41 +43,65 @@ def _import_huey_without_redis():
 
 
 def _sqlite_storage(huey):
-    """Huey's SQLite storage with ``synchronous=NORMAL`` (WAL mode).
+    """Huey's SQLite storage as astro-jobs runs it.
 
-    Huey keeps SQLite's default FULL, which fsyncs the WAL on every commit:
-    one more fsync per submit (2-3 ms here, a third of an in-process submit)
-    and per dequeue. NORMAL in WAL mode cannot corrupt the database; a power
-    loss or OS crash (not a process crash) may only forget the last commits.
-    That is safe here because the queue is a hint: the job folder (written
-    with fsync before the enqueue) is the truth, and the recovery sweep
-    re-enqueues every ``queued`` job the queue no longer holds; a forgotten
-    dequeue just delivers a job twice, and claiming it is atomic.
+    - ``synchronous=NORMAL`` (WAL mode). Huey keeps SQLite's default FULL,
+      which fsyncs the WAL on every commit: one more fsync per submit and
+      per dequeue. NORMAL in WAL mode cannot corrupt the database; a power
+      loss or OS crash (not a process crash) may only forget the last
+      commits, which is safe because the queue is a hint: the job folder
+      (fsynced before the enqueue) is the truth, the recovery sweep
+      re-enqueues every ``queued`` job the queue no longer holds, and a
+      forgotten dequeue delivers a job twice, whose claim is atomic.
+    - In a consumer, idle workers wait on the wake-up pipe (wakeup.py).
+    - An existing schema is read, not created again.
     """
     from huey.storage import SqliteStorage
 
     class Storage(SqliteStorage):
+        wakeup = None  # a consumer's wakeup.Listener (listen_for_submits)
+
+        @property
+        def blocking(self):  # huey's workers do not sleep after a blocking storage
+            return self.wakeup is not None
+
         def _create_connection(self):
             conn = super()._create_connection()
             conn.execute("pragma synchronous=NORMAL")
             return conn
 
+        def dequeue(self):
+            return _dequeue_or_wait(self.wakeup, super().dequeue)
+
         def initialize_schema(self):
-            # Huey runs its DDL under an exclusive lock on a connection it
-            # then closes, every time a process opens the queue; once the
-            # schema is in place, one read on the connection kept for the
-            # enqueue confirms it.
-            with self.db() as cursor:
-                cursor.execute("select name from sqlite_master")
-                names = {row[0] for row in cursor.fetchall()}
-            if not _SCHEMA <= names or "task_priority_id" in names:
+            if not _schema_in_place(self):
                 super().initialize_schema()
     return Storage
+
+
+def _dequeue_or_wait(listener, dequeue):
+    """A job, or None after waiting up to WAKEUP_WAIT for a submit's wake-up."""
+    data = dequeue()
+    if data is None and listener is not None and listener.wait(WAKEUP_WAIT):
+        data = dequeue()
+        if data is None:  # the wake-up was for a job another worker took
+            listener.drain()
+    return data
 
 
 # What huey's SqliteStorage DDL creates (its old index task_priority_id is dropped).
 _SCHEMA = {"kv", "schedule", "schedule_queue_timestamp", "task", "task_queue_priority_id",
            "counter"}
+
+
+def _schema_in_place(storage):
+    """Whether the queue's tables exist: huey would otherwise run its DDL under
+    an exclusive lock, every time a process opens the queue, on a connection
+    it then closes. One read on the connection kept for the enqueue does."""
+    with storage.db() as cursor:
+        cursor.execute("select name from sqlite_master")
+        names = {row[0] for row in cursor.fetchall()}
+    return _SCHEMA <= names and "task_priority_id" not in names
 
 
 def _create():
@@ -168,6 +195,15 @@ def enqueue(job_id, priority=0):
             raise StorageError("cannot enqueue the job: no space left on device",
                                code="disk_full") from None
         raise
+    if not config.queue_url():  # Redis wakes its consumers itself (BZPOPMIN)
+        wakeup.notify(layout.wakeup_path())
+
+
+def listen_for_submits():
+    """In a consumer on the SQLite queue: idle workers wake when a job is enqueued."""
+    storage = get_huey().storage
+    if hasattr(storage, "wakeup") and storage.wakeup is None:
+        storage.wakeup = wakeup.Listener(layout.wakeup_path())
 
 
 def queued_job_ids():

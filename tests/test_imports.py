@@ -17,7 +17,7 @@ COMMON = {
 }
 # submit also checks the image's header and the webhook URL, and enqueues.
 SUBMIT = COMMON | {"astro_jobs.intake.fitsheader", "astro_jobs.intake.images",
-                   "astro_jobs.intake.urls", "astro_jobs.queue"}
+                   "astro_jobs.intake.urls", "astro_jobs.queue", "astro_jobs.wakeup"}
 NEVER = ("astro_jobs.runner", "astro_jobs.notify", "astro_jobs.consumer",
          "astro_jobs.process", "astro_jobs.identity", "astro_jobs.report", "astro_jobs.web")
 

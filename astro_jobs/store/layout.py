@@ -38,6 +38,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 DIR_MODE = 0o770
 FILE_MODE = 0o660
 QUEUE_DB = "queue.sqlite3"
+WAKEUP = ".wakeup"
 CONSUMERS = "consumers"
 CONSUMER_INSTANCE = re.compile(r"[0-9a-f]{6,32}")
 WEB_IDS_DB = "web-ids.sqlite3"
@@ -86,6 +87,11 @@ def queue_db_path():
 def queue_db_file():
     """Where the SQLite queue is (or will be), without creating anything."""
     return root() / QUEUE_DB
+
+
+def wakeup_path():
+    """The named pipe by which a submit wakes an idle consumer (wakeup.py)."""
+    return root() / WAKEUP
 
 
 def web_ids_db_path():
