@@ -1,7 +1,7 @@
 """The few FITS files the solve loop reads and writes, without astropy.
 
-Images for image2xy, xylists for solve-field, and the tables they write
-back (xy lists, .corr) are plain FITS with simple headers. Importing
+Xylists for solve-field and the tables it writes back (.axy, .corr) are
+plain FITS with simple headers. Importing
 astropy.io.fits costs more than a whole right-band solve, so the hot path
 reads and writes these few shapes itself; astropy stays for user FITS
 images, whose headers and data can be anything.
@@ -37,20 +37,6 @@ def _header(cards):
 
 def _pad(data, fill):
     return data + fill * (-len(data) % BLOCK)
-
-
-def write_image(path, array):
-    """A primary HDU holding a 2-D uint8 or float32 array."""
-    if array.dtype == np.uint8:
-        bitpix, data = 8, array
-    else:
-        bitpix, data = -32, np.ascontiguousarray(array, dtype=">f4")
-    cards = [("SIMPLE", True), ("BITPIX", bitpix), ("NAXIS", 2),
-             ("NAXIS1", array.shape[1]), ("NAXIS2", array.shape[0])]
-    with open(path, "wb") as fh:
-        fh.write(_header(cards))
-        fh.write(_pad(np.ascontiguousarray(data).tobytes(), b"\0"))
-    return path
 
 
 def write_table(path, columns, extra=()):

@@ -56,19 +56,6 @@ def detect_stars(image, downsample):
     return found
 
 
-def read_xy(path):
-    """X, Y, FLUX, BACKGROUND columns of an xylist as an (N, 4) array."""
-    try:
-        columns, _ = fitsfile.read_table(path)
-    except (ValueError, KeyError):
-        return np.zeros((0, 4))
-    if not columns or "X" not in columns or len(columns["X"]) == 0:
-        return np.zeros((0, 4))
-    rows = len(columns["X"])
-    return np.column_stack([columns.get(c, np.zeros(rows))
-                            for c in ("X", "Y", "FLUX", "BACKGROUND")])
-
-
 def solver_order(stars, max_stars=MAX_STARS, boxes=10):
     """Order stars as solve-field's image pipeline does, then cut.
 
