@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import fitsfile
 from .progress import log
+from .solver import AXY, RDLS
 from .wcs import TanWcs
 
 MAX_PREVIEW_WIDTH = 1200
@@ -152,8 +153,8 @@ def _keep_tables(outcome, out_dir):
     the field (rdls) and the star list it was given (axy)."""
     kept = {}
     folder = outcome.folder or ""
-    for kind, source in (("corr", outcome.corr_path), ("rdls", os.path.join(folder, "solve.rdls")),
-                         ("axy", os.path.join(folder, "solve.axy"))):
+    for kind, source in (("corr", outcome.corr_path), ("rdls", os.path.join(folder, RDLS)),
+                         ("axy", os.path.join(folder, AXY))):
         if source and os.path.exists(source):
             shutil.copyfile(source, os.path.join(out_dir, kind + ".fits"))
             kept[kind] = kind + ".fits"

@@ -59,6 +59,19 @@ def write_table(path, columns, extra=()):
     return path
 
 
+def with_primary_cards(source, path, cards):
+    """A copy of the table file ``source`` (written by write_table) whose
+    primary header also carries ``cards``: astrometry-engine reads its job there."""
+    with open(source, "rb") as fh:
+        fh.seek(BLOCK)  # write_table's primary HDU: one header block, no data
+        table = fh.read()
+    with open(path, "wb") as fh:
+        fh.write(_header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True),
+                          *cards]))
+        fh.write(table)
+    return path
+
+
 def read_headers(fh):
     """Yield (cards, offset of its data, size of its data) for each HDU in an open
     file; every size bounded and inside the file (ValueError otherwise)."""

@@ -1,9 +1,9 @@
-"""solve-field: the argv for one attempt, a round of attempts raced side by
-side, and what a finished attempt found.
+"""astrometry-engine: the job of one attempt, a round of attempts raced side
+by side, and what a finished attempt found.
 
-One attempt = one solve-field run on a prepared xylist with one scale band
-(and maybe a position), bounded in wall time. The attempts of a round run
-at once, each in its own process group and folder; the first verified
+One attempt = one astrometry-engine run on the prepared star list, with one
+scale band (and maybe a position) and a CPU budget. The attempts of a round
+run at once, each in its own process group and folder; the first verified
 solution wins and the others are killed. Which attempts make a round lives
 in ``plan.py``.
 """
@@ -37,6 +37,10 @@ CPU_POLL_S = 0.05
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 _running = set()
+
+# What an attempt's folder holds: the engine's job and star list, and what
+# it writes when it solves.
+AXY, SOLVED, WCS, CORR, RDLS = "solve.axy", "solve.solved", "solve.wcs", "solve.corr", "solve.rdls"
 
 
 @dataclass(repr=False)
@@ -102,34 +106,25 @@ def write_config(path, index_paths, cpulimit):
     return path
 
 
-def build_argv(xylist, width, height, attempt, folder, config):
-    base = os.path.join(folder, "solve")
-    argv = [
-        "solve-field", xylist,
-        "--config", config,
-        "--dir", folder, "--out", "solve", "--overwrite",
-        "--width", str(width), "--height", str(height),
-        "--x-column", "X", "--y-column", "Y",
-        # The xylist is already sorted, uniformized and cut (stars.py);
-        # these steps would each start a Python interpreter.
-        "--no-remove-lines", "--uniformize", "0",
-        "--no-plots", "--new-fits", "none", "--index-xyls", "none",
-        "--match", "none",
-        # Kept for nova's downloads (rdls_file, axy_file); written only when solved.
-        "--rdls", base + ".rdls", "--axy", base + ".axy",
-        "--corr", base + ".corr", "--wcs", base + ".wcs", "--solved", base + ".solved",
-        "--crpix-center",
-        "--scale-low", "%g" % attempt.scale_low, "--scale-high", "%g" % attempt.scale_high,
-        "--scale-units", attempt.units,
-        "--cpulimit", str(max(1, math.ceil(attempt.budget_s))),
-        "--temp-dir", folder,
-    ]
+def engine_job(attempt, width, height):
+    """The cards astrometry-engine reads its job from (what solve-field's
+    augment step writes into the xylist's primary header); outputs are
+    named relative to the attempt's folder, where the engine runs."""
+    low, high = sorted(arcsec_per_pixel(v, attempt.units, width)
+                       for v in (attempt.scale_low, attempt.scale_high))
+    cards = [("IMAGEW", width), ("IMAGEH", height), ("ANRUN", True),
+             ("ANCLIM", max(1, math.ceil(attempt.budget_s))),
+             ("ANXCOL", "X"), ("ANYCOL", "Y"),
+             ("ANVERUNI", True), ("ANVERDUP", False),  # solve-field's defaults
+             ("ANAPPL1", low), ("ANAPPU1", high),
+             ("ANCRPIXC", True), ("ANTWEAK", True), ("ANTWEAKO", 2),
+             # .rdls and .axy are nova's downloads (rdls_file, axy_file).
+             ("ANSOLVED", SOLVED), ("ANRDLS", RDLS), ("ANWCS", WCS), ("ANCORR", CORR)]
     if attempt.tolerance is not None:
-        argv += ["--code-tolerance", "%g" % attempt.tolerance]
+        cards.append(("ANCTOL", attempt.tolerance))
     if attempt.ra is not None:
-        argv += ["--ra", "%.6f" % attempt.ra, "--dec", "%.6f" % attempt.dec,
-                 "--radius", "%.3f" % attempt.radius]
-    return argv
+        cards += [("ANERA", attempt.ra), ("ANEDEC", attempt.dec), ("ANERAD", attempt.radius)]
+    return cards
 
 
 class _Run:
@@ -147,13 +142,18 @@ class _Run:
             return
         config = write_config(os.path.join(self.folder, "astrometry.cfg"), chosen,
                               attempt.budget_s)
-        argv = build_argv(xylist, width, height, attempt, self.folder, config)
-        self.log_path = os.path.join(self.folder, "solve-field.log")
+        # The engine itself, on the star list with the job in its header:
+        # solve-field would only write that header (its augment step), through
+        # a shell, at a process start and some tens of milliseconds each.
+        fitsfile.with_primary_cards(xylist, os.path.join(self.folder, AXY),
+                                    engine_job(attempt, width, height))
+        self.log_path = os.path.join(self.folder, "engine.log")
         with open(self.log_path, "w", encoding="utf-8") as logfh:
-            # Own session: the whole solve-field -> astrometry-engine tree
-            # can be killed at once.
-            self.proc = subprocess.Popen(argv, stdout=logfh, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            # Own session: the engine can be killed with anything it starts.
+            self.proc = subprocess.Popen(["astrometry-engine", "--config", config, AXY],
+                                         cwd=self.folder, stdout=logfh,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         _running.add(self.proc)
         self.fd = os.pidfd_open(self.proc.pid)
 
@@ -252,9 +252,9 @@ def kill_running():
 def read_outcome(folder, log_path):
     """Solved only if astrometry.net verified a match (it exits 0 either way) and
     enough stars fit it closely."""
-    solved_path = os.path.join(folder, "solve.solved")
-    wcs_path = os.path.join(folder, "solve.wcs")
-    corr_path = os.path.join(folder, "solve.corr")
+    solved_path = os.path.join(folder, SOLVED)
+    wcs_path = os.path.join(folder, WCS)
+    corr_path = os.path.join(folder, CORR)
     if not (os.path.exists(solved_path) and os.path.exists(wcs_path) and _solved_flag(solved_path)):
         return Outcome(False)
     matched, rms, rms_px = match_quality(corr_path, wcs_path)
