@@ -16,7 +16,7 @@ poll), so every figure is submit-to-done as a user sees it. Figures:
   (harness/frames.py), submitted one after another with `sequence=` (the
   base: plain), median per frame after the first;
 - throughput: 20 solvable corpus images queued at once: images per minute,
-  and CPU seconds per image of the consumer and every process under it;
+  and CPU seconds per image (the machine's busy time over the run);
 - memory: resident size of the warm extractors after 50 and after N
   solves (star-list jobs);
 - unsolvable: apod5 (a painting) submit-to-done.
@@ -105,9 +105,6 @@ class Side:
         except (OSError, ValueError):
             return False
 
-    def cpu_seconds(self):
-        return tree_cpu(self.consumer.pid)
-
     def warm_rss_kb(self):
         """Resident size of the consumer's warm extractors, in kB (0: none)."""
         return sum(rss_kb(pid) for pid in children(self.consumer.pid)
@@ -132,11 +129,11 @@ def children(pid):
     return found
 
 
-def tree_cpu(pid):
-    """CPU seconds of ``pid``, its reaped children and its live descendants."""
-    fields = read(f"/proc/{pid}/stat").rsplit(b")", 1)[-1].split()
-    own = sum(int(f) for f in fields[11:15]) / _TICKS if len(fields) > 14 else 0.0
-    return own + sum(tree_cpu(child) for child in children(pid))
+def machine_busy_seconds():
+    """CPU seconds every core of the machine has spent busy (/proc/stat)."""
+    fields = read("/proc/stat").split(b"\n", 1)[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / _TICKS
 
 
 def rss_kb(pid):
@@ -193,10 +190,16 @@ def latencies(sides, work, repeat):
 
 
 def throughput(side):
-    """(images per minute, CPU seconds per image) of THROUGHPUT queued at once."""
-    before = side.cpu_seconds()
+    """(images per minute, CPU seconds per image) of THROUGHPUT queued at once.
+
+    CPU is the whole machine's busy time over the run (the other side's
+    consumer sits idle meanwhile): the consumer's process tree misses what
+    a killed solve-field's orphaned engine burns, which would flatter a
+    side whose races kill solve-fields.
+    """
+    before = machine_busy_seconds()
     runs = side.run([image(CORPUS / name) for name in THROUGHPUT], together=True)
-    cpu = side.cpu_seconds() - before
+    cpu = machine_busy_seconds() - before
     if not all(solved for _, solved in runs):
         return None, None
     return 60.0 * len(runs) / max(s for s, _ in runs), cpu / len(runs)
