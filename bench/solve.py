@@ -21,7 +21,7 @@ with it as their timeout, plain solve-field gets it as `--cpulimit` and is
 killed at it (wall clock). A run that hits the limit counts as the limit.
 The ratio ours / baseline is judged twice: the median of the per-image
 ratios (what one image costs) and total over total (which a few slow
-images dominate). Targets: median submit-to-done <= 1.2 s,
+images dominate). Targets: median submit-to-done <= 0.5 s,
 `total_s - solve_s` <= 0.4 s on the 3000 x 3000 JPEG (m44), each ratio
 <= 0.05, every image solved right and nothing false. A target this run did
 not measure (a baseline skipped, m44 or other images left out) is NOT
@@ -50,7 +50,8 @@ from harness.support import CORPUS, Consumer, scrubbed_env, separation_deg  # no
 
 from targets import Verdicts  # noqa: E402
 
-TARGET_MEDIAN_S, TARGET_OVERHEAD_S, TARGET_RATIO = 1.2, 0.4, 0.05
+# The median is the warm solver's target (the cold extractor's was 1.2 s).
+TARGET_MEDIAN_S, TARGET_OVERHEAD_S, TARGET_RATIO = 0.5, 0.4, 0.05
 LIMIT_S = 300
 NAIVE = REPO / "bench" / "naive_extractor.py"
 BIG = "m44-1910-04-01.jpg"
