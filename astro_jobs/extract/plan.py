@@ -27,6 +27,13 @@ WIDEST_SLACK = 1.1
 # the default for noisy or distorted fields. The search limit
 # (__main__.py) ends whatever is still running.
 ROUNDS = ((0, 1.5, 0.005), (1, 1.5, None), (0, 5.0, None))
+# Before those, a short round of a few wide bands: fewer engines share the
+# cores, so the right one wins sooner and the wrong ones burn less; most
+# fields solve there within their budget. A field that makes many false
+# quad matches in a wide band (the crowded Milky Way frame) runs out of it
+# and goes on to the narrow bands, a second or so later.
+WIDE_BAND_RATIO = 4.5
+WIDE_ROUND = (0, 0.5, 0.005)
 # CPU seconds for the round of hinted attempts (a right hint solves in a
 # fraction of a second; a wrong one must not hold the blind rounds up).
 HINT_BUDGET = 2.0
@@ -46,10 +53,10 @@ POINTING_BUDGET = 1.0
 SEQUENCE_SLACK = 1.1
 
 
-def blind_bands(width_range):
+def blind_bands(width_range, band_ratio=BAND_RATIO):
     """Overlapping degwidth bands covering what the installed indexes solve."""
     low, high = width_range[0], width_range[1] * WIDEST_SLACK
-    count = max(1, math.ceil(math.log(high / low) / math.log(BAND_RATIO)))
+    count = max(1, math.ceil(math.log(high / low) / math.log(band_ratio)))
     ratio = (high / low) ** (1.0 / count)
     return [(round(max(low, low * ratio ** i / BAND_OVERLAP), 3),
              round(min(high, low * ratio ** (i + 1) * BAND_OVERLAP), 3)) for i in range(count)]
@@ -74,6 +81,10 @@ def make_plan(width, height, width_range, user=None, meta=None, pointing=None, s
         hints.update(source="user", ra=pointing[0], dec=pointing[1], radius=pointing[2])
     if width_range is None:
         return rounds, hints
+    detection, budget, tolerance = WIDE_ROUND
+    rounds.append([Attempt("blind", low, high, "degwidth", budget, detection=detection,
+                           tolerance=tolerance)
+                   for low, high in blind_bands(width_range, WIDE_BAND_RATIO)])
     for detection, budget, tolerance in ROUNDS:
         rounds.append([Attempt("blind", low, high, "degwidth", budget, detection=detection,
                                tolerance=tolerance) for low, high in blind_bands(width_range)])
