@@ -67,19 +67,11 @@ def is_xyls(path):
 
 
 def xyls_extent(path):
-    """The largest X and Y of an ``.xyls`` table."""
+    """The largest X and Y of a table ``is_xyls`` accepted: its bounded check
+    (submit's own) keeps a FITS image, or a table claiming absurd rows, from
+    being read whole into the server's memory."""
     from ...extract import fitsfile
-    from ...intake import starlists
 
-    with open(path, "rb") as handle:
-        if not handle.read(8).startswith(b"SIMPLE  "):
-            return None
-    try:
-        # submit's own bounded check first: a FITS image, or a table claiming
-        # absurd rows, is never read whole into the server's memory.
-        starlists.inspect(path)
-    except starlists.InvalidSources:
-        return None
     try:
         columns, _ = fitsfile.read_table(path)
         return float(columns["X"].max()), float(columns["Y"].max())
@@ -92,10 +84,7 @@ def image_size(args, largest):
     rule, the largest x and y (``largest()``) rounded up."""
     width, height = _typed(args, "image_width", int), _typed(args, "image_height", int)
     if not width or not height:
-        found = largest()
-        if found is None:
-            raise NovaError("the star list's X and Y columns cannot be read")
-        width, height = (int(math.ceil(value)) for value in found)
+        width, height = (int(math.ceil(value)) for value in largest())
     if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
         raise NovaError("Source list must contain POSITIVE x,y coordinates "
                         f"(an image of 1 to {MAX_DIMENSION} pixels a side)")
