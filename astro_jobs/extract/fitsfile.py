@@ -1,7 +1,7 @@
 """The few FITS files the solve loop reads and writes, without astropy.
 
-Xylists for solve-field and the tables it writes back (.axy, .corr) are
-plain FITS with simple headers. Importing
+Xylists for astrometry-engine and the tables it writes back (.corr, .wcs)
+are plain FITS with simple headers. Importing
 astropy.io.fits costs more than a whole right-band solve, so the hot path
 reads and writes these few shapes itself; astropy stays for user FITS
 images, whose headers and data can be anything.
@@ -39,6 +39,10 @@ def _pad(data, fill):
     return data + fill * (-len(data) % BLOCK)
 
 
+# A primary HDU with no data, a table following.
+_EMPTY_PRIMARY = [("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)]
+
+
 def write_table(path, columns, extra=()):
     """An empty primary HDU and one binary table of float32 columns {name: array}."""
     names = list(columns)
@@ -53,7 +57,7 @@ def write_table(path, columns, extra=()):
         cards += [("TTYPE%d" % i, name), ("TFORM%d" % i, "E")]
     cards += list(extra)
     with open(path, "wb") as fh:
-        fh.write(_header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)]))
+        fh.write(_header(_EMPTY_PRIMARY))
         fh.write(_header(cards))
         fh.write(_pad(record.tobytes(), b"\0"))
     return path
@@ -66,8 +70,7 @@ def with_primary_cards(source, path, cards):
         fh.seek(BLOCK)  # write_table's primary HDU: one header block, no data
         table = fh.read()
     with open(path, "wb") as fh:
-        fh.write(_header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True),
-                          *cards]))
+        fh.write(_header([*_EMPTY_PRIMARY, *cards]))
         fh.write(table)
     return path
 

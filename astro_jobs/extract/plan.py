@@ -18,22 +18,20 @@ BAND_RATIO = 2.2
 BAND_OVERLAP = 1.08
 # Fields this much wider than the largest quads still hold enough of them.
 WIDEST_SLACK = 1.1
-# (detection, CPU seconds per band, quad code tolerance) of each blind
-# round: detection 0 is the preferred binning, 1 the fall-back (stars.py).
-# The right band solves a corpus image in 0.05-0.5 CPU seconds and the
-# crowded Milky Way test field in about 1. Half solve-field's code
-# tolerance (0.01) cuts the false quad matches a crowded field makes by 3x
-# and solved every corpus image faster too; the later rounds go back to
-# the default for noisy or distorted fields. The search limit
-# (__main__.py) ends whatever is still running.
-ROUNDS = ((0, 1.5, 0.005), (1, 1.5, None), (0, 5.0, None))
-# Before those, a short round of a few wide bands: fewer engines share the
-# cores, so the right one wins sooner and the wrong ones burn less; most
-# fields solve there within their budget. A field that makes many false
-# quad matches in a wide band (the crowded Milky Way frame) runs out of it
-# and goes on to the narrow bands, a second or so later.
-WIDE_BAND_RATIO = 4.5
-WIDE_ROUND = (0, 0.5, 0.005)
+# (band ratio, detection, CPU seconds per band, quad code tolerance) of
+# each blind round: detection 0 is the preferred binning, 1 the fall-back
+# (stars.py). First a short round of a few wide bands: fewer engines share
+# the cores, so the right one wins sooner and the wrong ones burn less;
+# most fields solve there within their budget. A field that makes many
+# false quad matches in a wide band (the crowded Milky Way frame) runs out
+# of it and goes on to the narrow bands, where the right band solves a
+# corpus image in 0.05-0.5 CPU seconds and the crowded field in about 1.
+# Half solve-field's code tolerance (0.01) cuts the false quad matches a
+# crowded field makes by 3x and solved every corpus image faster too; the
+# later rounds go back to the default for noisy or distorted fields. The
+# search limit (__main__.py) ends whatever is still running.
+ROUNDS = ((4.5, 0, 0.5, 0.005),
+          (BAND_RATIO, 0, 1.5, 0.005), (BAND_RATIO, 1, 1.5, None), (BAND_RATIO, 0, 5.0, None))
 # CPU seconds for the round of hinted attempts (a right hint solves in a
 # fraction of a second; a wrong one must not hold the blind rounds up).
 HINT_BUDGET = 2.0
@@ -81,13 +79,10 @@ def make_plan(width, height, width_range, user=None, meta=None, pointing=None, s
         hints.update(source="user", ra=pointing[0], dec=pointing[1], radius=pointing[2])
     if width_range is None:
         return rounds, hints
-    detection, budget, tolerance = WIDE_ROUND
-    rounds.append([Attempt("blind", low, high, "degwidth", budget, detection=detection,
-                           tolerance=tolerance)
-                   for low, high in blind_bands(width_range, WIDE_BAND_RATIO)])
-    for detection, budget, tolerance in ROUNDS:
+    for band_ratio, detection, budget, tolerance in ROUNDS:
         rounds.append([Attempt("blind", low, high, "degwidth", budget, detection=detection,
-                               tolerance=tolerance) for low, high in blind_bands(width_range)])
+                               tolerance=tolerance)
+                       for low, high in blind_bands(width_range, band_ratio)])
     return rounds, hints
 
 

@@ -1,7 +1,7 @@
 """Find stars once per image, in the order the solver should try them.
 
 solve-field would re-extract sources on every call; detecting once
-(detect.py) and handing solve-field a ready xylist lets several scale
+(detect.py) and handing the engine a ready xylist lets several scale
 bands be tried for the price of one detection.
 """
 import os
@@ -48,8 +48,7 @@ def choose_downsample(width, height, requested=None):
 def detect_stars(image, downsample):
     """The binned image's stars; (N, 4) X, Y, FLUX, BACKGROUND in full-size FITS pixels."""
     grey, done = image.grey(downsample)
-    factor = downsample // done
-    found = find_peaks(bin_array(grey, factor) if factor > 1 else grey)
+    found = find_peaks(bin_array(grey, downsample // done))
     # Pixel i of the binned copy spans full-size pixels f*i .. f*i + f - 1
     # (0-based); in FITS's 1-based terms its centre is f*(X - 1) + (f + 1) / 2.
     found[:, :2] = downsample * (found[:, :2] - 1.0) + (downsample + 1) / 2.0
