@@ -389,7 +389,7 @@ def test_crowded_field_solves_blind(tmp_path):
 
 
 def test_csv_source_list_solves_without_pixels(tmp_path):
-    from astro_jobs.extract import image, stars
+    from astro_jobs.extract import image, plan, stars
 
     found = stars.detect_stars(image.read_image(corpus("apod2.jpg")), 2)
     listing = tmp_path / "apod2.csv"
@@ -414,4 +414,8 @@ def test_csv_source_list_solves_without_pixels(tmp_path):
     assert code == 0, err
     assert_matches(doc, expected("apod2.jpg"))
     assert doc["image"]["format"] == "xyls"
-    assert doc["stars"]["used"] == min(len(found), stars.MAX_STARS)
+    # `used` counts the stars the solving attempt was given: the brightest
+    # ones for a quick attempt, those nova's axy download holds.
+    assert doc["stars"]["used"] in (plan.QUICK_STARS, min(len(found), stars.MAX_STARS))
+    given = fits.getdata(tmp_path / "out3" / doc["files"]["axy"], 1)
+    assert doc["stars"]["used"] == len(given)

@@ -167,7 +167,8 @@ def _extract(args, deadline, out_dir, workdir):
                                         pixels=image.format not in ("xyls", "csv"))
     if image.format == "FITS":
         files["new_fits"] = _new_fits(args.image, out_dir)
-    star_info = dict(star_lists.summary(outcome.attempt.detection), matched=outcome.matched)
+    star_info = dict(star_lists.summary(outcome.attempt.detection, outcome.attempt.max_stars),
+                     matched=outcome.matched)
     solver_info["index"] = outcome.index
     hints["solved_with"] = outcome.attempt.label
     return result.assemble(info, meta, hints, star_info, solution, files, solver_info, timing)

@@ -7,6 +7,7 @@ once (solver.race) and keeps the first verified answer, so the right band
 is never queued behind wrong ones; later rounds give the bands more time
 and the other star list.
 """
+import itertools
 import math
 
 from ..intake.units import ARCSEC_PER_DEGREE, arcsec_per_pixel
@@ -18,20 +19,32 @@ BAND_RATIO = 2.2
 BAND_OVERLAP = 1.08
 # Fields this much wider than the largest quads still hold enough of them.
 WIDEST_SLACK = 1.1
-# (band ratio, detection, CPU seconds per band, quad code tolerance) of
-# each blind round: detection 0 is the preferred binning, 1 the fall-back
-# (stars.py). First a short round of a few wide bands: fewer engines share
-# the cores, so the right one wins sooner and the wrong ones burn less;
+# The quick attempts (the hints' and the first blind round's) get only the
+# brightest stars of the list (stars.py orders it): the engine checks and
+# tweaks every candidate against all the stars it is given, and with 1000
+# a right band's solve took 1.5 to 2.5 times as long as with 200, for the
+# same centre, RMS and matched stars. Later rounds get the whole list, for
+# fields whose brightest stars are not the catalogue's.
+QUICK_STARS = 200
+# (band ratio, detection, CPU seconds per band, quad code tolerance, star
+# cut) of each blind round: detection 0 is the preferred binning, 1 the
+# fall-back (stars.py). First a round of two wide bands, one per core of a
+# small machine: fewer engines share the cores, so the right one wins
+# sooner and the wrong one burns less (four bands cost 1.5 times the CPU);
 # most fields solve there within their budget. A field that makes many
 # false quad matches in a wide band (the crowded Milky Way frame) runs out
 # of it and goes on to the narrow bands, where the right band solves a
 # corpus image in 0.05-0.5 CPU seconds and the crowded field in about 1.
-# Half solve-field's code tolerance (0.01) cuts the false quad matches a
-# crowded field makes by 3x and solved every corpus image faster too; the
-# later rounds go back to the default for noisy or distorted fields. The
-# search limit (__main__.py) ends whatever is still running.
-ROUNDS = ((4.5, 0, 0.5, 0.005),
-          (BAND_RATIO, 0, 1.5, 0.005), (BAND_RATIO, 1, 1.5, None), (BAND_RATIO, 0, 5.0, None))
+# A quarter of solve-field's code tolerance (0.01) in the first round,
+# half in the second: false quad matches, each checked, fall with the
+# fourth power of the tolerance (codes have four dimensions). A quarter
+# still solved every corpus image and synthetic field in the first round,
+# a fifth made the distorted 33-degree apod4 five times slower; the later rounds go
+# back to the default for noisy or distorted fields. The search limit
+# (__main__.py) ends whatever is still running.
+ROUNDS = ((12.0, 0, 1.0, 0.0025, QUICK_STARS),
+          (BAND_RATIO, 0, 1.5, 0.005, None), (BAND_RATIO, 1, 1.5, None, None),
+          (BAND_RATIO, 0, 5.0, None, None))
 # CPU seconds for the round of hinted attempts (a right hint solves in a
 # fraction of a second; a wrong one must not hold the blind rounds up).
 HINT_BUDGET = 2.0
@@ -75,13 +88,15 @@ def make_plan(width, height, width_range, user=None, meta=None, pointing=None, s
     if sequence:
         hints["sequence"] = dict(zip(("ra", "dec", "pixscale"), sequence))
     rounds += [hinted] if (hinted := _hinted(width, height, user, meta, hints)) else []
+    for attempt in itertools.chain.from_iterable(rounds):
+        attempt.max_stars = QUICK_STARS
     if pointing:
         hints.update(source="user", ra=pointing[0], dec=pointing[1], radius=pointing[2])
     if width_range is None:
         return rounds, hints
-    for band_ratio, detection, budget, tolerance in ROUNDS:
+    for band_ratio, detection, budget, tolerance, max_stars in ROUNDS:
         rounds.append([Attempt("blind", low, high, "degwidth", budget, detection=detection,
-                               tolerance=tolerance)
+                               tolerance=tolerance, max_stars=max_stars)
                        for low, high in blind_bands(width_range, band_ratio)])
     return rounds, hints
 

@@ -36,7 +36,7 @@ def search(rounds, stars, width, height, workdir, indexes, deadline, cut_reason=
         usable = [a for a in attempts if len(stars.get(a.detection)[2]) >= MIN_STARS]
         if not usable:
             continue
-        xylists = {a.detection: stars.get(a.detection)[3] for a in usable}
+        xylists = [stars.xylist(a.detection, a.max_stars) for a in usable]
         started = time.monotonic()
         winner, finished = solver.race(usable, xylists, width, height, workdir, indexes, deadline,
                                        first=number)

@@ -57,13 +57,15 @@ class Attempt:
     radius: Optional[float] = None
     detection: int = 0
     tolerance: Optional[float] = None
+    max_stars: Optional[int] = None
 
     def __repr__(self):
         where = ""
         if self.ra is not None:
             where = " near %.2f,%.2f r=%.1f" % (self.ra, self.dec, self.radius)
-        return "%s [%.3g-%.3g %s]%s stars#%d %.1fs" % (
-            self.label, self.scale_low, self.scale_high, self.units, where, self.detection,
+        cut = "" if self.max_stars is None else "<=%d" % self.max_stars
+        return "%s [%.3g-%.3g %s]%s stars#%d%s %.1fs" % (
+            self.label, self.scale_low, self.scale_high, self.units, where, self.detection, cut,
             self.budget_s)
 
 
@@ -174,15 +176,16 @@ class _Run:
 
 
 def race(attempts, xylists, width, height, workdir, indexes, deadline, first=0):
-    """Run `attempts` at once; (first verified Outcome or None, [finished Outcomes]).
+    """Run `attempts` at once, each on its xylist (the list `xylists`, in the
+    same order); (first verified Outcome or None, [finished Outcomes]).
 
     Budgets are CPU seconds of each attempt's process tree, not wall time:
     on a shared machine the same search does the same work however slowly
     it goes, so a crowded field solved alone also solves beside other jobs.
     `deadline` (wall) still ends everything.
     """
-    runs = [_Run(first + n, a, xylists[a.detection], width, height, workdir, indexes)
-            for n, a in enumerate(attempts)]
+    runs = [_Run(first + n, a, xylist, width, height, workdir, indexes)
+            for n, (a, xylist) in enumerate(zip(attempts, xylists))]
     live = {run.fd: run for run in runs if run.proc is not None}
     for run in runs:
         if run.proc is None:

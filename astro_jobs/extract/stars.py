@@ -124,7 +124,7 @@ class StarLists:
 
     def __init__(self, image, workdir, factors, given=None):
         self.image, self.workdir, self.factors = image, workdir, factors
-        self._done = {}
+        self._done, self._cut = {}, {}
         if given is not None:
             self.factors = [1]
             self._store(1, given[0], given[1])
@@ -143,11 +143,22 @@ class StarLists:
             self._store(factor, found, solver_order(found))
         return self._done[factor]
 
+    def xylist(self, which, max_stars=None):
+        """The xylist file of list `which`, cut to its first `max_stars` stars."""
+        factor, _, ordered, path = self.get(which)
+        if max_stars is None or max_stars >= len(ordered):
+            return path
+        if (factor, max_stars) not in self._cut:
+            cut = os.path.join(self.workdir, "stars-%d-%d.xy.fits" % (factor, max_stars))
+            self._cut[factor, max_stars] = write_xylist(ordered[:max_stars], cut,
+                                                        self.image.width, self.image.height)
+        return self._cut[factor, max_stars]
+
     def used_so_far(self):
         """{binning factor: stars given to the solver} of each list detected so far."""
         return {factor: len(done[2]) for factor, done in self._done.items()}
 
-    def summary(self, which):
+    def summary(self, which, max_stars=None):
         factor, found, ordered, _ = self.get(which)
-        return {"detected": int(len(found)), "matched": 0, "used": int(len(ordered)),
-                "downsample": factor}
+        return {"detected": int(len(found)), "matched": 0,
+                "used": int(min(len(ordered), max_stars or len(ordered))), "downsample": factor}
