@@ -236,6 +236,33 @@ def test_exif_focal_length_gives_hints(tmp_path):
     assert_matches(doc, expected("apod2.jpg"))
 
 
+@pytest.mark.parametrize("tags, field, value", [
+    (["-FocalLength=458"], "focal_length_mm", 458),
+    (["-XMP-exif:FocalLength=300"], "focal_length_mm", 300),
+    (["-GPSLatitude=45.5", "-GPSLatitudeRef=S", "-GPSLongitude=7", "-GPSLongitudeRef=E"],
+     "gps", {"lat": -45.5, "lon": 7.0}),
+    (["-Make=Canon"], "camera", "Canon"),
+    (["-Software=Photoshop", "-XMP-dc:Description=processed"], None, None),
+])
+def test_exiftool_runs_only_for_the_tags_the_result_uses(tmp_path, tags, field, value):
+    """exiftool's start costs more than finding the stars: a file whose EXIF
+    and XMP carry nothing the result reads (apod1: Photoshop's) skips it."""
+    from astro_jobs.extract import metadata
+    from astro_jobs.extract.image import read_image
+
+    tagged = tmp_path / "tagged.jpg"
+    shutil.copyfile(corpus("apod2.jpg"), tagged)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", *tags, str(tagged)], check=True)
+    for path, wanted in ((tagged, field is not None), (corpus("apod1.jpg"), False)):
+        pending = metadata.Pending(read_image(str(path)))
+        assert (pending.proc is not None) == wanted, path
+        exif = pending.result().exif
+        if wanted:
+            assert exif[field] == value
+        else:
+            assert set(exif.values()) == {None}
+
+
 def test_user_hints_and_stage_file(tmp_path):
     stage = tmp_path / "stage.txt"
     code, doc, err = extract(corpus("apod4.jpg"), tmp_path / "out", "--scale-low", "25",

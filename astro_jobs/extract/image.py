@@ -16,6 +16,7 @@ import numpy as np
 from .. import config
 from ..intake import images as intake_images
 from ..intake.digest import file_digest
+from .metadata import worth_reading
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 # EXIF orientations that swap width and height.
@@ -167,7 +168,8 @@ def _read_raster(path, claimed):
             _same_size(path, claimed, im.size)
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "TIFF", "PNG") else 1
             bands, mode = im.getbands(), im.mode
-            tagged = bool(set(im.info) & {"exif", "xmp", "XML:com.adobe.xmp"}) or len(im.getexif())
+            tagged = worth_reading(im.getexif(), im.info.get("xmp") or
+                                   im.info.get("XML:com.adobe.xmp"))
             if fmt == "JPEG":
                 # A 1/8 decode is cheap and still reads every block.
                 im.draft("L", (width // 8, height // 8))

@@ -17,6 +17,33 @@ EXIF_KEYS = ("camera", "lens", "focal_length_mm", "exposure_s", "iso", "datetime
 _PLANE_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
 
 
+# What _from_exif reads, as EXIF tag numbers (Make, Model; then exposure,
+# ISO, dates, focal lengths, focal plane resolution, lens in the Exif IFD;
+# any GPS IFD) and as the XMP namespaces exiftool maps to the same names.
+# A file carrying none of them has nothing for exiftool to find, and
+# exiftool's start (a Perl program) costs more than detecting the stars.
+_EXIF_CAMERA = (0x010F, 0x0110)
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_EXIF_IFD_TAGS = {0x829A, 0x8827, 0x9003, 0x9004, 0x920A, 0xA20E, 0xA210, 0xA405, 0xA432,
+                  0xA434}
+_XMP_NAMESPACES = (b"ns.adobe.com/exif/", b"ns.adobe.com/tiff/", b"cipa.jp/exif/")
+
+
+def worth_reading(exif, xmp):
+    """Whether a picture's EXIF (Pillow's Image.Exif) or XMP packet holds
+    anything the hints or the result's ``exif`` use."""
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8", "replace")
+    if xmp and any(namespace in xmp for namespace in _XMP_NAMESPACES):
+        return True
+    if any(tag in exif for tag in _EXIF_CAMERA) or _GPS_IFD in exif:
+        return True
+    try:
+        return _EXIF_IFD in exif and bool(_EXIF_IFD_TAGS & set(exif.get_ifd(_EXIF_IFD)))
+    except Exception:  # a damaged Exif IFD: exiftool reads what it can of it
+        return True
+
+
 class Metadata:
     def __init__(self):
         self.exif = {k: None for k in EXIF_KEYS}
