@@ -22,7 +22,7 @@ WIDEST_SLACK = 1.1
 # The quick attempts (the hints' and the first blind round's) get only the
 # brightest stars of the list (stars.py orders it): the engine checks and
 # tweaks every candidate against all the stars it is given, and with 1000
-# a right band's solve took 1.5 to 2.5 times as long as with 200, for the
+# a right band's solve took about 1.6 times as long as with 200, for the
 # same centre, RMS and matched stars. Later rounds get the whole list, for
 # fields whose brightest stars are not the catalogue's.
 QUICK_STARS = 200
@@ -38,10 +38,10 @@ QUICK_STARS = 200
 # A quarter of solve-field's code tolerance (0.01) in the first round,
 # half in the second: false quad matches, each checked, fall with the
 # fourth power of the tolerance (codes have four dimensions). A quarter
-# still solved every corpus image and synthetic field in the first round,
-# a fifth made the distorted 33-degree apod4 five times slower; the later rounds go
-# back to the default for noisy or distorted fields. The search limit
-# (__main__.py) ends whatever is still running.
+# still solved every corpus image and synthetic field in the first round;
+# a fifth made the distorted 33-degree apod4 five times slower. The later
+# rounds go back to the default for noisy or distorted fields. The search
+# limit (__main__.py) ends whatever is still running.
 ROUNDS = ((12.0, 0, 1.0, 0.0025, QUICK_STARS),
           (BAND_RATIO, 0, 1.5, 0.005, None), (BAND_RATIO, 1, 1.5, None, None),
           (BAND_RATIO, 0, 5.0, None, None))
