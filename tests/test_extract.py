@@ -263,6 +263,23 @@ def test_exiftool_runs_only_for_the_tags_the_result_uses(tmp_path, tags, field, 
             assert set(exif.values()) == {None}
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_xmp_of_png_and_tiff_starts_exiftool(tmp_path, suffix):
+    """PNG keeps XMP in an iTXt chunk and TIFF in tag 700, where Pillow puts
+    them in other places than a JPEG's (and older Pillow elsewhere again)."""
+    from astro_jobs.extract import metadata
+    from astro_jobs.extract.image import read_image
+
+    tagged = tmp_path / ("tagged" + suffix)
+    Image.open(corpus("apod2.jpg")).save(tagged)
+    assert metadata.Pending(read_image(str(tagged))).proc is None
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-exif:FocalLength=300",
+                    str(tagged)], check=True)
+    pending = metadata.Pending(read_image(str(tagged)))
+    assert pending.proc is not None
+    assert pending.result().exif["focal_length_mm"] == 300
+
+
 def test_user_hints_and_stage_file(tmp_path):
     stage = tmp_path / "stage.txt"
     code, doc, err = extract(corpus("apod4.jpg"), tmp_path / "out", "--scale-low", "25",

@@ -168,8 +168,7 @@ def _read_raster(path, claimed):
             _same_size(path, claimed, im.size)
             orientation = im.getexif().get(0x0112, 1) if fmt in ("JPEG", "TIFF", "PNG") else 1
             bands, mode = im.getbands(), im.mode
-            tagged = worth_reading(im.getexif(), im.info.get("xmp") or
-                                   im.info.get("XML:com.adobe.xmp"))
+            tagged = worth_reading(im.getexif(), _xmp_packet(im))
             if fmt == "JPEG":
                 # A 1/8 decode is cheap and still reads every block.
                 im.draft("L", (width // 8, height // 8))
@@ -184,6 +183,18 @@ def _read_raster(path, claimed):
     image = SkyImage(path, data, fmt, (width, height), bits, len(bands))
     image.has_metadata = tagged
     return image
+
+
+def _xmp_packet(im):
+    """The picture's XMP packet (bytes or str) or None. Older Pillow (the
+    floor, 9.2) leaves a JPEG's among its APP1 segments and a TIFF's in its
+    tag 700."""
+    packet = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if packet:
+        return packet
+    segments = [data for marker, data in getattr(im, "applist", ())
+                if marker == "APP1" and data.startswith(b"http://ns.adobe.com/xap/1.0/\0")]
+    return b"".join(segments) or getattr(im, "tag_v2", {}).get(700)
 
 
 def _decode_raster(data, factor):

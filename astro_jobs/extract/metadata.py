@@ -34,6 +34,8 @@ def worth_reading(exif, xmp):
     anything the hints or the result's ``exif`` use."""
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8", "replace")
+    if xmp is not None and not isinstance(xmp, bytes):
+        return True  # a packet in a shape we do not search: exiftool reads it
     if xmp and any(namespace in xmp for namespace in _XMP_NAMESPACES):
         return True
     if any(tag in exif for tag in _EXIF_CAMERA) or _GPS_IFD in exif:
