@@ -126,10 +126,10 @@ def _read_input(args, workdir):
     if sources.is_source_list(args.image):
         listed = sources.read_source_list(args.image, args.width, args.height)
         ordered = sources.solver_order(listed.stars, listed.has_flux)
-        return listed, stars.StarLists(listed, workdir, [1], given=(listed.stars, ordered))
+        return listed, stars.StarLists(listed, [1], given=(listed.stars, ordered))
     image = read_image(args.image)
     factors = stars.choose_downsample(image.width, image.height, args.downsample)
-    return image, stars.StarLists(image, workdir, factors)
+    return image, stars.StarLists(image, factors)
 
 
 def _extract(args, deadline, out_dir, workdir):

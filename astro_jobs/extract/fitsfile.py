@@ -43,8 +43,9 @@ def _pad(data, fill):
 _EMPTY_PRIMARY = [("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)]
 
 
-def write_table(path, columns, extra=()):
-    """An empty primary HDU and one binary table of float32 columns {name: array}."""
+def write_table(path, columns, extra=(), primary=()):
+    """A primary HDU without data (its header also carrying the cards
+    ``primary``) and one binary table of float32 columns {name: array}."""
     names = list(columns)
     rows = len(columns[names[0]]) if names else 0
     record = np.zeros(rows, dtype=[(n, ">f4") for n in names])
@@ -57,21 +58,9 @@ def write_table(path, columns, extra=()):
         cards += [("TTYPE%d" % i, name), ("TFORM%d" % i, "E")]
     cards += list(extra)
     with open(path, "wb") as fh:
-        fh.write(_header(_EMPTY_PRIMARY))
+        fh.write(_header([*_EMPTY_PRIMARY, *primary]))
         fh.write(_header(cards))
         fh.write(_pad(record.tobytes(), b"\0"))
-    return path
-
-
-def with_primary_cards(source, path, cards):
-    """A copy of the table file ``source`` (written by write_table) whose
-    primary header also carries ``cards``: astrometry-engine reads its job there."""
-    with open(source, "rb") as fh:
-        fh.seek(BLOCK)  # write_table's primary HDU: one header block, no data
-        table = fh.read()
-    with open(path, "wb") as fh:
-        fh.write(_header([*_EMPTY_PRIMARY, *cards]))
-        fh.write(table)
     return path
 
 

@@ -36,9 +36,9 @@ def search(rounds, stars, width, height, workdir, indexes, deadline, cut_reason=
         usable = [a for a in attempts if len(stars.get(a.detection)[2]) >= MIN_STARS]
         if not usable:
             continue
-        xylists = [stars.xylist(a.detection, a.max_stars) for a in usable]
+        lists = [stars.for_solver(a.detection, a.max_stars) for a in usable]
         started = time.monotonic()
-        winner, finished = solver.race(usable, xylists, width, height, workdir, indexes, deadline,
+        winner, finished = solver.race(usable, lists, width, height, workdir, indexes, deadline,
                                        first=number)
         result.solve_s += time.monotonic() - started
         number += len(usable)

@@ -129,10 +129,18 @@ def engine_job(attempt, width, height):
     return cards
 
 
+def write_axy(path, stars, width, height, job):
+    """The engine's input: the stars as an xylist whose primary header
+    carries the job (engine_job's cards)."""
+    columns = {name: stars[:, i] for i, name in enumerate(("X", "Y", "FLUX", "BACKGROUND"))}
+    return fitsfile.write_table(path, columns, [("IMAGEW", width), ("IMAGEH", height)],
+                                primary=job)
+
+
 class _Run:
     """One attempt's solve-field process, in its own folder and process group."""
 
-    def __init__(self, number, attempt, xylist, width, height, workdir, indexes):
+    def __init__(self, number, attempt, stars, width, height, workdir, indexes):
         self.attempt = attempt
         self.folder = os.path.join(workdir, "attempt-%d" % number)
         os.makedirs(self.folder, exist_ok=True)
@@ -147,8 +155,8 @@ class _Run:
         # The engine itself, on the star list with the job in its header:
         # solve-field would only write that header (its augment step), through
         # a shell, at a process start and some tens of milliseconds each.
-        fitsfile.with_primary_cards(xylist, os.path.join(self.folder, AXY),
-                                    engine_job(attempt, width, height))
+        write_axy(os.path.join(self.folder, AXY), stars, width, height,
+                  engine_job(attempt, width, height))
         self.log_path = os.path.join(self.folder, "engine.log")
         with open(self.log_path, "w", encoding="utf-8") as logfh:
             # Own session: the engine can be killed with anything it starts.
@@ -175,17 +183,18 @@ class _Run:
         self.seconds = time.monotonic() - self.started
 
 
-def race(attempts, xylists, width, height, workdir, indexes, deadline, first=0):
-    """Run `attempts` at once, each on its xylist (the list `xylists`, in the
-    same order); (first verified Outcome or None, [finished Outcomes]).
+def race(attempts, star_lists, width, height, workdir, indexes, deadline, first=0):
+    """Run `attempts` at once, each on its (N, 4) X, Y, FLUX, BACKGROUND array
+    (`star_lists`, in the same order); (first verified Outcome or None,
+    [finished Outcomes]).
 
     Budgets are CPU seconds of each attempt's process tree, not wall time:
     on a shared machine the same search does the same work however slowly
     it goes, so a crowded field solved alone also solves beside other jobs.
     `deadline` (wall) still ends everything.
     """
-    runs = [_Run(first + n, a, xylist, width, height, workdir, indexes)
-            for n, (a, xylist) in enumerate(zip(attempts, xylists))]
+    runs = [_Run(first + n, a, stars, width, height, workdir, indexes)
+            for n, (a, stars) in enumerate(zip(attempts, star_lists))]
     live = {run.fd: run for run in runs if run.proc is not None}
     for run in runs:
         if run.proc is None:

@@ -1,14 +1,11 @@
 """Find stars once per image, in the order the solver should try them.
 
 solve-field would re-extract sources on every call; detecting once
-(detect.py) and handing the engine a ready xylist lets several scale
+(detect.py) and handing each engine a ready list lets several scale
 bands be tried for the price of one detection.
 """
-import os
-
 import numpy as np
 
-from . import fitsfile
 from .detect import find_peaks
 from .image import bin_array
 from .progress import log
@@ -109,33 +106,25 @@ def _uniformize(x, y, boxes):
     return np.lexsort((np.arange(len(x)), rank))
 
 
-def write_xylist(stars, path, width, height):
-    columns = {name: stars[:, i] for i, name in enumerate(("X", "Y", "FLUX", "BACKGROUND"))}
-    fitsfile.write_table(path, columns, [("IMAGEW", width), ("IMAGEH", height)])
-    log("wrote %d stars for the solver" % len(stars))
-    return path
-
-
 class StarLists:
     """Star lists per binning factor (best first), detected on first use.
 
     A source list given instead of an image is the one list there is.
     """
 
-    def __init__(self, image, workdir, factors, given=None):
-        self.image, self.workdir, self.factors = image, workdir, factors
-        self._done, self._cut = {}, {}
+    def __init__(self, image, factors, given=None):
+        self.image, self.factors = image, factors
+        self._done = {}
         if given is not None:
             self.factors = [1]
             self._store(1, given[0], given[1])
 
     def _store(self, factor, found, ordered):
-        path = os.path.join(self.workdir, "stars-%d.xy.fits" % factor)
-        write_xylist(ordered, path, self.image.width, self.image.height)
-        self._done[factor] = (factor, found, ordered, path)
+        log("%d stars for the solver" % len(ordered))
+        self._done[factor] = (factor, found, ordered)
 
     def get(self, which):
-        """(factor, stars found, stars ordered for the solver, xylist path)."""
+        """(factor, stars found, stars ordered for the solver)."""
         factor = self.factors[min(which, len(self.factors) - 1)]
         if factor not in self._done:
             found = detect_stars(self.image, factor)
@@ -143,22 +132,15 @@ class StarLists:
             self._store(factor, found, solver_order(found))
         return self._done[factor]
 
-    def xylist(self, which, max_stars=None):
-        """The xylist file of list `which`, cut to its first `max_stars` stars."""
-        factor, _, ordered, path = self.get(which)
-        if max_stars is None or max_stars >= len(ordered):
-            return path
-        if (factor, max_stars) not in self._cut:
-            cut = os.path.join(self.workdir, "stars-%d-%d.xy.fits" % (factor, max_stars))
-            self._cut[factor, max_stars] = write_xylist(ordered[:max_stars], cut,
-                                                        self.image.width, self.image.height)
-        return self._cut[factor, max_stars]
+    def for_solver(self, which, max_stars=None):
+        """List `which` in the solver's order, cut to its first `max_stars` stars."""
+        return self.get(which)[2][:max_stars]
 
     def used_so_far(self):
         """{binning factor: stars given to the solver} of each list detected so far."""
         return {factor: len(done[2]) for factor, done in self._done.items()}
 
     def summary(self, which, max_stars=None):
-        factor, found, ordered, _ = self.get(which)
+        factor, found, ordered = self.get(which)
         return {"detected": int(len(found)), "matched": 0,
                 "used": int(min(len(ordered), max_stars or len(ordered))), "downsample": factor}
