@@ -74,6 +74,7 @@ def keep_registered(stop):
 @huey.signal(SIGNAL_INTERRUPTED)
 def requeue_interrupted(signal, task, *args, **kwargs):
     """SIGTERM: kill each running extractor and put its job back at once."""
+    queue.stop_taking_jobs()  # before any job is back in the queue
     if task.name.endswith("run_job") and task.args:
         recovery.interrupt_running(task.args[0])
 

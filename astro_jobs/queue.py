@@ -12,6 +12,7 @@ it: the consumer hands that code over with :func:`run_jobs_with`
 """
 import sys
 import threading
+import time
 
 from . import config, wakeup
 from .errors import StorageError
@@ -71,12 +72,24 @@ def _sqlite_storage(huey):
             return conn
 
         def dequeue(self):
-            return _dequeue_or_wait(self.wakeup, super().dequeue)
+            return _dequeue_or_wait(self.wakeup, _unless_stopping(super().dequeue))
 
         def initialize_schema(self):
             if not _schema_in_place(self):
                 super().initialize_schema()
     return Storage
+
+
+def _unless_stopping(dequeue):
+    """``dequeue``, or None without touching the queue once this consumer stops taking jobs."""
+    def dequeue_unless_stopping():
+        if _stopping.is_set():
+            # Blocking storages never sleep between dequeues: an idle worker
+            # would spin here until the consumer exits.
+            time.sleep(WAKEUP_WAIT)
+            return None
+        return dequeue()
+    return dequeue_unless_stopping
 
 
 def _dequeue_or_wait(listener, dequeue):
@@ -127,6 +140,12 @@ def _redis_huey(url):
                            "is not installed: pip install 'astro-jobs[redis]'",
                            code="redis_missing") from None
     import huey
+    from huey.storage import PriorityRedisStorage
+
+    class Storage(PriorityRedisStorage):
+        def dequeue(self):
+            return _unless_stopping(super().dequeue)()
+
     # A Redis host that drops packets must fail a submit in seconds, not hang
     # it for the kernel's TCP timeout. The socket timeout stays well above
     # the 1 s BZPOPMIN wait. Options in the URL's query string win.
@@ -135,7 +154,25 @@ def _redis_huey(url):
     # Priority storage: honours --priority and pops with BZPOPMIN, so an
     # idle consumer picks up a new job the moment it is pushed.
     return huey.PriorityRedisHuey(QUEUE_NAME, connection_pool=pool, results=False,
-                                  utc=True)
+                                  utc=True, storage_class=Storage)
+
+
+_stopping = threading.Event()
+
+
+def stop_taking_jobs():
+    """This consumer is going away (SIGTERM): its workers take no more jobs.
+
+    A stopping consumer requeues the jobs it interrupts; an idle worker of
+    its own would otherwise take one straight back in the moments before
+    the process exits, and strand it ``processing`` until a sweep.
+    """
+    _stopping.set()
+
+
+def taking_jobs():
+    """False once :func:`stop_taking_jobs` was called in this process."""
+    return not _stopping.is_set()
 
 
 _built = {}  # (queue URL, JOBS_DIR) -> (Huey instance, its run_job task)

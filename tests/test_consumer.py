@@ -232,7 +232,8 @@ def test_consumer_shutdown_with_sigint_finishes_running_jobs(env, images, consum
 
 def test_consumer_shutdown_with_sigterm_requeues_running_jobs(env, images, consumers):
     import signal
-    consumer = consumers(env)
+    # Idle workers, waiting for a wake-up when the interrupted job is requeued.
+    consumer = consumers(env, workers=8)
     job_id = env.submit(images("grandchild"))
     env.wait_for(job_id, lambda s: s["state"] == "processing")
     assert wait_until((env.jobs_dir / job_id / "output" / "grandchild.pid").exists)
@@ -253,6 +254,28 @@ def test_consumer_shutdown_with_sigterm_requeues_running_jobs(env, images, consu
     consumers(env)
     final = env.wait(job_id)
     assert final["state"] == "done" and final["attempts"] == 2
+
+
+def test_a_stopping_consumer_takes_no_job_and_hands_back_what_it_took(env, images):
+    """After SIGTERM the consumer requeues what it interrupted: an idle worker of
+    its own must not take a job back in the moments before the process exits."""
+    taken, waiting = env.submit(images("ok", "-taken")), env.submit(images("ok", "-waiting"))
+    code = f"""
+from astro_jobs import consumer, queue
+from astro_jobs.runner.worker import Run
+task = consumer.huey.dequeue()          # a worker took this one just before the stop
+assert task.args[0] == {taken!r}, task.args
+queue.stop_taking_jobs()
+print("DEQUEUED", consumer.huey.dequeue())
+Run({taken!r}).execute()
+print("QUEUE", " ".join(sorted(queue.queued_job_ids())))
+"""
+    out = python_snippet(code, env)
+    assert "DEQUEUED None" in out
+    assert f"QUEUE {' '.join(sorted([taken, waiting]))}" in out
+    for job_id in (taken, waiting):
+        status = env.status(job_id)
+        assert status["state"] == "queued" and status["attempts"] == 1, status
 
 
 def test_procfile_runs_under_honcho(env, images, tmp_path):

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 
-from .. import config, process
+from .. import config, process, queue
 from ..errors import AstroJobsError, JobNotFound
 from ..identity import INSTANCE
 from ..notify import events as notify
@@ -111,6 +111,17 @@ def ended_fields(job, outcome):
     return record.ended(outcome.error, stage=None, solved=solved)
 
 
+def hand_back(job):
+    """A job taken from the queue as this consumer stops: back in the queue,
+    for another consumer now or for this one's successor."""
+    try:
+        status = jobdir.read_status(job)
+        if status["state"] == State.QUEUED:
+            queue.enqueue(job.job_id, record.priority(status))
+    except AstroJobsError as exc:  # the recovery sweep re-enqueues it later
+        logger.warning("job %s not handed back to the queue: %s", job.job_id, exc)
+
+
 class Run:
     """One attempt at one job, inside a consumer worker thread."""
 
@@ -136,9 +147,11 @@ class Run:
         try:
             # Not fsynced: after a power loss either status left behind ends
             # in a new attempt (the sweep re-enqueues ``queued`` and requeues
-            # ``processing`` under a dead worker). The outcome is fsynced.
+            # ``processing`` under a dead worker). The outcome is fsynced. A
+            # stopping consumer claims nothing: what it requeues goes elsewhere.
             status = jobdir.transition(self.job, State.PROCESSING, record.claimed(worker),
-                                       guard=lambda s: s["state"] == State.QUEUED,
+                                       guard=lambda s: s["state"] == State.QUEUED
+                                       and queue.taking_jobs(),
                                        durable=False)
         except BaseException:
             RUNNING.discard(self)
@@ -155,6 +168,8 @@ class Run:
         except JobNotFound:
             logger.warning("job %s vanished before it ran", self.job.job_id)
             return
+        if status is None and not queue.taking_jobs():
+            return hand_back(self.job)
         if status is None:
             logger.info("job %s is not queued any more; skipped", self.job.job_id)
             return
