@@ -118,6 +118,33 @@ def test_the_operator_page_decodes_no_huge_input_for_a_thumbnail(env, tmp_path):
         web.stop()
 
 
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_an_xyls_with_a_non_finite_position_is_refused_by_the_server(env, tmp_path, bad):
+    """nova sizes a star list without image_width from its largest x and y:
+    a NaN or an infinity there is the client's error, not the server's."""
+    import numpy as np
+    from astropy.io import fits
+
+    x = np.array([10.0, float(bad), 30.0], dtype=np.float32)
+    table = fits.BinTableHDU.from_columns([fits.Column("X", "E", array=x),
+                                           fits.Column("Y", "E", array=x[::-1].copy())])
+    path = tmp_path / "bad.xyls"
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(path)
+    web = WebServer(env)
+    try:
+        session = httpx.post(web.url + "/api/login",
+                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
+        reply = httpx.post(web.url + "/api/upload", timeout=60,
+                           data={"request-json": json.dumps({"session": session})},
+                           files={"file": ("bad.xyls", path.read_bytes())})
+        assert reply.status_code == 200, (reply.status_code, reply.text)
+        assert reply.json()["status"] == "error", reply.json()
+        assert "finite" in reply.json()["errormessage"], reply.json()
+    finally:
+        web.stop()
+    assert leftovers(env) == []
+
+
 def test_a_star_list_over_the_star_limit_is_refused_by_submit_and_the_server(env, tmp_path):
     # Honest headers, a million and one rows: refused before any is read whole.
     rows = starlists.MAX_STARS + 1

@@ -70,13 +70,20 @@ def xyls_extent(path):
     """The largest X and Y of a table ``is_xyls`` accepted: its bounded check
     (submit's own) keeps a FITS image, or a table claiming absurd rows, from
     being read whole into the server's memory."""
+    import numpy as np
+
     from ...extract import fitsfile
 
     try:
         columns, _ = fitsfile.read_table(path)
-        return float(columns["X"].max()), float(columns["Y"].max())
+        x, y = columns["X"], columns["Y"]
+        finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
+        largest = float(x.max()), float(y.max())
     except (OSError, ValueError, KeyError, TypeError):
         raise NovaError("the .xyls table's X and Y columns cannot be read") from None
+    if not finite:  # the image's size comes from these: a NaN has none
+        raise NovaError("the .xyls table's X and Y values must be finite numbers")
+    return largest
 
 
 def image_size(args, largest):
