@@ -43,6 +43,36 @@ def _import_huey_without_redis():
     return huey
 
 
+_stopping = threading.Event()
+
+
+def stop_taking_jobs():
+    """This consumer is going away (SIGTERM): its workers take no more jobs.
+
+    A stopping consumer requeues the jobs it interrupts; an idle worker of
+    its own would otherwise take one straight back in the moments before
+    the process exits, and strand it ``processing`` until a sweep.
+    """
+    _stopping.set()
+
+
+def taking_jobs():
+    """False once :func:`stop_taking_jobs` was called in this process."""
+    return not _stopping.is_set()
+
+
+class _StopsTaking:
+    """A storage's dequeue, handing out nothing once this consumer stops taking jobs."""
+
+    def dequeue(self):
+        if _stopping.is_set():
+            # Blocking storages never sleep between dequeues: an idle worker
+            # would spin here until the consumer exits.
+            time.sleep(WAKEUP_WAIT)
+            return None
+        return super().dequeue()
+
+
 def _sqlite_storage(huey):
     """Huey's SQLite storage as astro-jobs runs it.
 
@@ -59,7 +89,7 @@ def _sqlite_storage(huey):
     """
     from huey.storage import SqliteStorage
 
-    class Storage(SqliteStorage):
+    class Storage(_StopsTaking, SqliteStorage):
         wakeup = None  # a consumer's wakeup.Listener (listen_for_submits)
 
         @property
@@ -72,24 +102,12 @@ def _sqlite_storage(huey):
             return conn
 
         def dequeue(self):
-            return _dequeue_or_wait(self.wakeup, _unless_stopping(super().dequeue))
+            return _dequeue_or_wait(self.wakeup, super().dequeue)
 
         def initialize_schema(self):
             if not _schema_in_place(self):
                 super().initialize_schema()
     return Storage
-
-
-def _unless_stopping(dequeue):
-    """``dequeue``, or None without touching the queue once this consumer stops taking jobs."""
-    def dequeue_unless_stopping():
-        if _stopping.is_set():
-            # Blocking storages never sleep between dequeues: an idle worker
-            # would spin here until the consumer exits.
-            time.sleep(WAKEUP_WAIT)
-            return None
-        return dequeue()
-    return dequeue_unless_stopping
 
 
 def _dequeue_or_wait(listener, dequeue):
@@ -142,9 +160,8 @@ def _redis_huey(url):
     import huey
     from huey.storage import PriorityRedisStorage
 
-    class Storage(PriorityRedisStorage):
-        def dequeue(self):
-            return _unless_stopping(super().dequeue)()
+    class Storage(_StopsTaking, PriorityRedisStorage):
+        pass
 
     # A Redis host that drops packets must fail a submit in seconds, not hang
     # it for the kernel's TCP timeout. The socket timeout stays well above
@@ -155,24 +172,6 @@ def _redis_huey(url):
     # idle consumer picks up a new job the moment it is pushed.
     return huey.PriorityRedisHuey(QUEUE_NAME, connection_pool=pool, results=False,
                                   utc=True, storage_class=Storage)
-
-
-_stopping = threading.Event()
-
-
-def stop_taking_jobs():
-    """This consumer is going away (SIGTERM): its workers take no more jobs.
-
-    A stopping consumer requeues the jobs it interrupts; an idle worker of
-    its own would otherwise take one straight back in the moments before
-    the process exits, and strand it ``processing`` until a sweep.
-    """
-    _stopping.set()
-
-
-def taking_jobs():
-    """False once :func:`stop_taking_jobs` was called in this process."""
-    return not _stopping.is_set()
 
 
 _built = {}  # (queue URL, JOBS_DIR) -> (Huey instance, its run_job task)
