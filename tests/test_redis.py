@@ -133,6 +133,27 @@ def test_the_sweep_re_enqueues_jobs_the_queue_lost(renv, images, consumers):
     assert all(status["attempts"] == 1 for status in final.values())
 
 
+def test_sigterm_requeues_a_running_job_that_no_idle_worker_takes_back(renv, images, consumers):
+    """Idle workers sit in BZPOPMIN when the interrupted job is pushed back:
+    a stopping consumer must not run it again, the next one does."""
+    consumer = consumers(renv, 8, ASTRO_JOBS_NODE="node-a")
+    job_id = renv.submit(images("grandchild"))
+    renv.wait_for(job_id, lambda s: s["state"] == "processing")
+    assert wait_until((renv.jobs_dir / job_id / "output" / "grandchild.pid").exists)
+    consumer.stop(signal.SIGTERM)
+    status = renv.status(job_id)
+    assert status["state"] == "queued" and status["attempts"] == 2, status
+    # The next consumer runs it again, on a well-behaved image.
+    folder = renv.jobs_dir / job_id
+    (folder / "input" / "grandchild.png").rename(folder / "input" / "ok.png")
+    data = json.loads((folder / "status.json").read_text())
+    data["input"]["file"] = "ok.png"
+    (folder / "status.json").write_text(json.dumps(data))
+    consumers(renv, 2, ASTRO_JOBS_NODE="node-b")
+    final = renv.wait(job_id, timeout=60)
+    assert final["state"] == "done" and final["attempts"] == 2, final
+
+
 def test_periodic_prune_runs_through_redis(renv, images, consumers):
     job_id = renv.submit(images("ok"))
     consumer = consumers(renv, 1, ASTRO_JOBS_NODE="node-a", ASTRO_JOBS_RETENTION="1s")
