@@ -141,6 +141,6 @@ class StarLists:
         return {factor: len(done[2]) for factor, done in self._done.items()}
 
     def summary(self, which, max_stars=None):
-        factor, found, ordered = self.get(which)
+        factor, found, _ = self.get(which)
         return {"detected": int(len(found)), "matched": 0,
-                "used": int(min(len(ordered), max_stars or len(ordered))), "downsample": factor}
+                "used": len(self.for_solver(which, max_stars)), "downsample": factor}
