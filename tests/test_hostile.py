@@ -33,6 +33,19 @@ def written(tmp_path, case):
     return path
 
 
+def upload_alone(env, name, data):
+    """nova's reply to one upload, on a server started for it."""
+    web = WebServer(env)
+    try:
+        session = httpx.post(web.url + "/api/login",
+                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
+        return httpx.post(web.url + "/api/upload", timeout=60,
+                          data={"request-json": json.dumps({"session": session})},
+                          files={"file": (name, data)})
+    finally:
+        web.stop()
+
+
 def submit_args(case, path):
     if case.kind == "sources":
         return ["submit", "--sources", path, "--width", "1000", "--height", "1000"]
@@ -130,18 +143,10 @@ def test_an_xyls_with_a_non_finite_position_is_refused_by_the_server(env, tmp_pa
                                            fits.Column("Y", "E", array=x[::-1].copy())])
     path = tmp_path / "bad.xyls"
     fits.HDUList([fits.PrimaryHDU(), table]).writeto(path)
-    web = WebServer(env)
-    try:
-        session = httpx.post(web.url + "/api/login",
-                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
-        reply = httpx.post(web.url + "/api/upload", timeout=60,
-                           data={"request-json": json.dumps({"session": session})},
-                           files={"file": ("bad.xyls", path.read_bytes())})
-        assert reply.status_code == 200, (reply.status_code, reply.text)
-        assert reply.json()["status"] == "error", reply.json()
-        assert "finite" in reply.json()["errormessage"], reply.json()
-    finally:
-        web.stop()
+    reply = upload_alone(env, "bad.xyls", path.read_bytes())
+    assert reply.status_code == 200, (reply.status_code, reply.text)
+    assert reply.json()["status"] == "error", reply.json()
+    assert "finite" in reply.json()["errormessage"], reply.json()
     assert leftovers(env) == []
 
 
@@ -154,14 +159,6 @@ def test_a_star_list_over_the_star_limit_is_refused_by_submit_and_the_server(env
     path.write_bytes(data[:-BLOCK] + b"\0" * (8 * rows + (-8 * rows) % BLOCK))
     code, out, _ = env.run("submit", "--sources", path, "--width", "100", "--height", "100")
     assert (code, out["code"]) == (2, "too_many_sources"), out
-    web = WebServer(env)
-    try:
-        session = httpx.post(web.url + "/api/login",
-                             data={"request-json": json.dumps({"apikey": "x"})}).json()["session"]
-        reply = httpx.post(web.url + "/api/upload", timeout=60,
-                           data={"request-json": json.dumps({"session": session})},
-                           files={"file": ("many.xyls", path.read_bytes())})
-        assert reply.json()["status"] == "error", reply.json()
-    finally:
-        web.stop()
+    reply = upload_alone(env, "many.xyls", path.read_bytes())
+    assert reply.json()["status"] == "error", reply.json()
     assert leftovers(env) == []
