@@ -267,7 +267,9 @@ def run(args, env, ledger, rng):
     cluster = Cluster(env, args.consumers, args.workers, ids)
     kills, landed = Counter(), Counter()
     try:
-        while sum(kills.values()) < args.kills and cluster.statuses("queued"):
+        # Until every job has finished, not only until none is queued: a kill
+        # aimed at a running job still tests recovery.
+        while sum(kills.values()) < args.kills and cluster.statuses():
             time.sleep(rng.uniform(0.05, 0.3))
             room = args.kills - sum(kills.values()) > args.consumers
             kind = rng.choice(KINDS if room else KINDS[:-1])
