@@ -11,6 +11,7 @@ import tempfile
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -54,6 +55,13 @@ def site(env, consumers):
     web.stop()
 
 
+def until(driver, condition, timeout, poll=0.5):
+    """Wait for ``condition`` on a page that reloads itself or swaps its cards
+    in place: an element found just before the swap is stale, so look again."""
+    return WebDriverWait(driver, timeout, poll, ignored_exceptions=(
+        StaleElementReferenceException,)).until(condition)
+
+
 def image_loaded(driver, element):
     return driver.execute_script("return arguments[0].complete && "
                                  "arguments[0].naturalWidth > 0", element)
@@ -87,8 +95,8 @@ def test_submit_through_the_page_and_see_the_job_done_with_its_thumbnail(browser
     WebDriverWait(browser, 10).until(lambda d: "/jobs/" in d.current_url)
     job_id = browser.current_url.rstrip("/").rsplit("/", 1)[1]
     # The job page reloads itself every 2 s until the job is terminal.
-    WebDriverWait(browser, SOLVE_TIMEOUT, 0.5).until(
-        lambda d: d.find_element(By.ID, "state").text in ("done", "error", "cancelled"))
+    until(browser, lambda d: d.find_element(By.ID, "state").text in (
+        "done", "error", "cancelled"), SOLVE_TIMEOUT)
     assert browser.find_element(By.ID, "state").text == "done"
     assert browser.find_element(By.ID, "outcome").text == "solved"
     annotated = browser.find_element(By.ID, "annotated")
@@ -157,9 +165,9 @@ def test_the_page_updates_in_place_keeping_the_form_and_retry_works(
 
     job_id = env.submit(images("unsolved"))
     # page.js swaps the job in within a poll period or two: no reload.
-    card = WebDriverWait(browser, 20, 0.25).until(lambda d: card_of(d, job_id))
-    WebDriverWait(browser, 20, 0.25).until(
-        lambda d: card_of(d, job_id).get_attribute("data-outcome") == "unsolved")
+    until(browser, lambda d: card_of(d, job_id), 20, 0.25)
+    until(browser, lambda d: card_of(d, job_id).get_attribute("data-outcome") == "unsolved",
+          20, 0.25)
     assert browser.execute_script("return window.notReloaded === true")
     assert browser.find_element(By.ID, "scale_low").get_attribute("value") == "1.5"
     assert browser.find_element(By.ID, "file").get_attribute("value").endswith("ok-chosen.png")
@@ -178,5 +186,5 @@ def test_the_page_updates_in_place_keeping_the_form_and_retry_works(
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"/jobs/{job_id}"))
     assert env.wait(job_id)["attempts"] == 2
     # The job page reloads itself until the job ends: unsolved again, said first.
-    WebDriverWait(browser, 20, 0.25).until(lambda d: d.find_element(
-        By.ID, "headline").text == "Not solved: No match among the stars found.")
+    until(browser, lambda d: d.find_element(By.ID, "headline").text
+          == "Not solved: No match among the stars found.", 20, 0.25)
