@@ -206,6 +206,30 @@ def test_star_lists_from_x_and_y_become_star_list_jobs(env, server, consumers):
     assert argv[argv.index("--width") + 1] == "640" and argv[argv.index("--height") + 1] == "480"
 
 
+def test_an_xyls_without_the_image_size_is_sized_from_its_stars(env, server, consumers,
+                                                                 tmp_path):
+    """nova's rule: the largest x and y, rounded up. Column names in any case,
+    as astrometry.net reads them (and as the extractor does)."""
+    import numpy as np
+    from astropy.io import fits
+
+    consumers(env)
+    web = server()
+    x = np.array([10.5, 639.2, 30.25], dtype=np.float32)
+    y = np.array([5.0, 15.5, 479.5], dtype=np.float32)
+    path = tmp_path / "stars.xyls"
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
+        [fits.Column("x", "E", array=x), fits.Column("y", "E", array=y)])]).writeto(path)
+    doc, _ = upload(web.url, login(web.url), path)
+    assert doc["status"] == "success", doc
+    poll_finished(web.url, doc["subid"])
+    (folder,) = job_folders(env)
+    status = json.loads((folder / "status.json").read_text())
+    assert status["input"]["format"] == "xyls" and status["input"]["sources"] == 3
+    argv = json.loads((folder / "output" / "result.json").read_text())["argv"]
+    assert argv[argv.index("--width") + 1] == "640" and argv[argv.index("--height") + 1] == "480"
+
+
 def test_file_urls_inside_the_allowed_folder_only(env, server, images, tmp_path):
     image = images("ok")
     (image.parent / "escape.png").symlink_to(tmp_path / "elsewhere.png")

@@ -82,7 +82,7 @@ def read_source_list(path, width, height):
         fmt = "csv"
         xy = xy + 1.0  # 0-based pixel centres -> the solver's FITS pixels
     else:
-        xy, flux = _read_xyls(path)
+        xy, flux = read_xyls(path)
         fmt = "xyls"
     if len(xy) and (np.nanmin(xy) < 0 or not np.isfinite(xy).all()):
         raise UnreadableImage("source list %s has positions that are not pixels" % path)
@@ -93,7 +93,9 @@ def read_source_list(path, width, height):
     return SourceList(path, fmt, stars, (int(width), int(height)), flux is not None)
 
 
-def _read_xyls(path):
+def read_xyls(path):
+    """(N x 2 array of X, Y, the FLUX column or None) of an .xyls table, its
+    columns matched in any case as astrometry.net's own readers do."""
     try:
         columns, _ = fitsfile.read_table(path)
     except (OSError, ValueError, KeyError) as exc:

@@ -69,21 +69,20 @@ def is_xyls(path):
 def xyls_extent(path):
     """The largest X and Y of a table ``is_xyls`` accepted: its bounded check
     (submit's own) keeps a FITS image, or a table claiming absurd rows, from
-    being read whole into the server's memory."""
+    being read whole into the server's memory. Read as the extractor reads it."""
     import numpy as np
 
-    from ...extract import fitsfile
+    from ...extract import sources
+    from ...extract.image import UnreadableImage
 
     try:
-        columns, _ = fitsfile.read_table(path)
-        x, y = columns["X"], columns["Y"]
-        finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
-        largest = float(x.max()), float(y.max())
-    except (OSError, ValueError, KeyError, TypeError):
+        xy, _ = sources.read_xyls(path)
+        largest = xy.max(axis=0)
+    except (UnreadableImage, ValueError, TypeError):
         raise NovaError("the .xyls table's X and Y columns cannot be read") from None
-    if not finite:  # the image's size comes from these: a NaN has none
+    if not np.isfinite(xy).all():  # the image's size comes from these: a NaN has none
         raise NovaError("the .xyls table's X and Y values must be finite numbers")
-    return largest
+    return float(largest[0]), float(largest[1])
 
 
 def image_size(args, largest):
