@@ -113,6 +113,15 @@ class Env(dict):
             return status["state"] in ("done", "error", "cancelled")
         return self.wait_for(job_id, terminal, timeout, "a terminal state"), seen
 
+    def switch_input(self, job_id, name):
+        """Point a job at a stand-in image of another behaviour (its next run
+        behaves as ``name`` says)."""
+        folder = self.jobs_dir / job_id
+        status = json.loads((folder / "status.json").read_text())
+        os.rename(folder / "input" / status["input"]["file"], folder / "input" / name)
+        status["input"]["file"] = name
+        (folder / "status.json").write_text(json.dumps(status))
+
     @property
     def jobs_dir(self):
         return Path(self["JOBS_DIR"])

@@ -245,12 +245,7 @@ def test_consumer_shutdown_with_sigterm_requeues_running_jobs(env, images, consu
     assert "consumer was stopped" in status["last_failure"]
     assert processes_with_env(f"ASTRO_JOBS_JOB_ID={job_id}") == []
     # The next consumer runs it again.
-    (env.jobs_dir / job_id / "input" / "grandchild.png").rename(
-        env.jobs_dir / job_id / "input" / "ok.png")
-    status_path = env.jobs_dir / job_id / "status.json"
-    data = json.loads(status_path.read_text())
-    data["input"]["file"] = "ok.png"
-    status_path.write_text(json.dumps(data))
+    env.switch_input(job_id, "ok.png")
     consumers(env)
     final = env.wait(job_id)
     assert final["state"] == "done" and final["attempts"] == 2

@@ -23,7 +23,7 @@ def test_a_job_whose_consumer_was_killed_runs_again(env, images, consumers):
         f"ASTRO_JOBS_JOB_ID={job_id}"), timeout=10)
     assert env.status(job_id)["state"] == "processing"  # nobody knows yet
     # Make the second run succeed: the same job, a well-behaved image.
-    _switch_input(env, job_id, "ok.png")
+    env.switch_input(job_id, "ok.png")
     second = consumers(env)
     final = env.wait(job_id, timeout=30)
     # ... and what it left running is killed by the next consumer's sweep.
@@ -137,14 +137,5 @@ def test_job_files_are_not_world_writable(env, images, consumers):
         for name in dirs + files:
             path = os.path.join(root, name)
             assert not os.stat(path).st_mode & 0o002, path
-
-
-def _switch_input(env, job_id, name):
-    """Point a job at a stand-in image of another behaviour."""
-    folder = env.jobs_dir / job_id
-    status = json.loads((folder / "status.json").read_text())
-    os.rename(folder / "input" / status["input"]["file"], folder / "input" / name)
-    status["input"]["file"] = name
-    (folder / "status.json").write_text(json.dumps(status))
 
 

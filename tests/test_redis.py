@@ -144,11 +144,7 @@ def test_sigterm_requeues_a_running_job_that_no_idle_worker_takes_back(renv, ima
     status = renv.status(job_id)
     assert status["state"] == "queued" and status["attempts"] == 2, status
     # The next consumer runs it again, on a well-behaved image.
-    folder = renv.jobs_dir / job_id
-    (folder / "input" / "grandchild.png").rename(folder / "input" / "ok.png")
-    data = json.loads((folder / "status.json").read_text())
-    data["input"]["file"] = "ok.png"
-    (folder / "status.json").write_text(json.dumps(data))
+    renv.switch_input(job_id, "ok.png")
     consumers(renv, 2, ASTRO_JOBS_NODE="node-b")
     final = renv.wait(job_id, timeout=60)
     assert final["state"] == "done" and final["attempts"] == 2, final
