@@ -80,6 +80,17 @@ def read_table(path, hdu=1):
     raise ValueError("no HDU %d in %s" % (hdu, path))
 
 
+def read_xylist(path):
+    """(N x 2 array of X and Y, the FLUX column or None) of an xylist table,
+    its columns named in any case, as astrometry.net's readers accept them;
+    ValueError without an X and a Y column."""
+    columns, _ = read_table(path)
+    named = {name.upper(): values for name, values in columns.items()}
+    if "X" not in named or "Y" not in named:
+        raise ValueError("the table has no X and Y columns")
+    return np.column_stack([named["X"], named["Y"]]), named.get("FLUX")
+
+
 def _columns(cards, raw):
     if cards.get("XTENSION") != "BINTABLE":
         raise ValueError("not a binary table")

@@ -82,7 +82,7 @@ def read_source_list(path, width, height):
         fmt = "csv"
         xy = xy + 1.0  # 0-based pixel centres -> the solver's FITS pixels
     else:
-        xy, flux = read_xyls(path)
+        xy, flux = _read_xyls(path)
         fmt = "xyls"
     if len(xy) and (np.nanmin(xy) < 0 or not np.isfinite(xy).all()):
         raise UnreadableImage("source list %s has positions that are not pixels" % path)
@@ -93,17 +93,11 @@ def read_source_list(path, width, height):
     return SourceList(path, fmt, stars, (int(width), int(height)), flux is not None)
 
 
-def read_xyls(path):
-    """(N x 2 array of X, Y, the FLUX column or None) of an .xyls table, its
-    columns matched in any case as astrometry.net's own readers do."""
+def _read_xyls(path):
     try:
-        columns, _ = fitsfile.read_table(path)
+        return fitsfile.read_xylist(path)
     except (OSError, ValueError, KeyError) as exc:
         raise UnreadableImage("cannot read source list %s: %s" % (path, exc)) from exc
-    upper = {name.upper(): values for name, values in columns.items()}
-    if "X" not in upper or "Y" not in upper:
-        raise UnreadableImage("source list %s has no X and Y columns" % path)
-    return np.column_stack([upper["X"], upper["Y"]]), upper.get("FLUX")
 
 
 def _read_csv(path):

@@ -72,13 +72,12 @@ def xyls_extent(path):
     being read whole into the server's memory. Read as the extractor reads it."""
     import numpy as np
 
-    from ...extract import sources
-    from ...extract.image import UnreadableImage
+    from ...extract import fitsfile
 
     try:
-        xy, _ = sources.read_xyls(path)
+        xy, _ = fitsfile.read_xylist(path)
         largest = xy.max(axis=0)
-    except (UnreadableImage, ValueError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):
         raise NovaError("the .xyls table's X and Y columns cannot be read") from None
     if not np.isfinite(xy).all():  # the image's size comes from these: a NaN has none
         raise NovaError("the .xyls table's X and Y values must be finite numbers")
